@@ -1,0 +1,111 @@
+"""The command line. Usage and configuration errors: one line on stderr, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from console import __version__
+
+EPILOG = """exit codes: 0 success or promoted, 1 rolled back / aborted / verification failed,
+2 usage or configuration error.
+The ops API token comes from CANARY_OPS_TOKEN or --token-file (mode 0600 only)."""
+
+
+class UsageError(Exception):
+    """A bad command line or configuration: one line, exit 2."""
+
+
+def default_db() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("canary-console") / "sessions.db"
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _rollout_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plan", type=Path, help="plan file (TOML); default: the built-in checklist plan")
+    p.add_argument("--headless", action="store_true", help="no screen: one line per event on stdout")
+    p.add_argument("--auto-promote", action="store_true", help="promote as soon as a bake is served and SLOs are green")
+    p.add_argument(
+        "--attest", action="append", default=[], metavar="ITEM[=NOTE]", help="attest a manual item (headless)"
+    )
+    p.add_argument("--attest-all", metavar="NOTE", help="attest every manual item with this note (headless)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, help="session store (default: sessions.db in the user data dir)")
+
+    parser = argparse.ArgumentParser(
+        prog="canary-console",
+        description="Take a release from 0%% to 100%% of traffic as a canary, safely.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"canary-console {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", parents=[common], help="run a rollout against the embedded simulator (no setup)")
+    from console.scenarios import SCENARIOS
+
+    demo.add_argument("--scenario", default="healthy", help=f"one of: {', '.join(SCENARIOS)} (default healthy)")
+    demo.add_argument("--speed", type=_speed, default=60.0, help="simulated seconds per real second (default 60)")
+    demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
+    _rollout_options(demo)
+
+    run = sub.add_parser("run", parents=[common], help="run a rollout against a real ops API and Prometheus")
+    run.add_argument("--ops-url", required=True, help="base URL of the internal ops API")
+    run.add_argument("--prometheus-url", required=True, help="base URL of Prometheus")
+    run.add_argument("--token-file", type=Path, help="file holding the ops API token (mode 0600)")
+    _rollout_options(run)
+
+    sim = sub.add_parser("sim", help="serve the simulated ops API and /metrics over HTTP")
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    sim.add_argument("--scenario", default="healthy", help=f"one of: {', '.join(SCENARIOS)}")
+    sim.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per real second (default 1)")
+    sim.add_argument("--seed", type=int, default=0, help="simulator seed")
+    sim.add_argument("--token-file", type=Path, help="require this bearer token (file mode 0600)")
+    sim.add_argument("--call-log", type=Path, help="append every ops call as a JSON line to this file")
+
+    sessions = sub.add_parser("sessions", parents=[common], help="list past and open sessions")
+    sessions.add_argument("--json", action="store_true", help="JSON output")
+
+    audit = sub.add_parser("audit", parents=[common], help="audit the session log")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_sub.add_parser("verify", parents=[common], help="check the hash chain; exit 1 naming the bad row")
+    verify.add_argument("id", nargs="?", help="session id or unique prefix (default: all sessions)")
+
+    plan = sub.add_parser("plan", help="show every item of the plan and how the console handles it")
+    plan.add_argument("--plan", type=Path, help="plan file (TOML); default: the built-in checklist plan")
+    plan.add_argument("--json", action="store_true", help="JSON output")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from console import commands
+    from console.ops_models import OpsError
+    from console.plan import PlanError
+    from sessions.store import StoreError
+
+    try:
+        return commands.dispatch(args)
+    except (UsageError, PlanError, StoreError, OpsError) as exc:
+        print(f"canary-console: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("canary-console: interrupted; the session stays open in the store", file=sys.stderr)
+        return 130

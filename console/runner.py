@@ -1,0 +1,177 @@
+"""The imperative shell around the conductor.
+
+Each poll it reads the ops API status and the metrics, turns them into events, and feeds
+every event to `engine.decide`. The input event and the decisions it produced are
+appended to the store in one transaction *before* any command is carried out, so an
+intent is always committed before the ops call that executes it. Command results come
+back as events through the same path. Operator actions enter through `submit` as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from console import engine
+from console import events as ev
+from console.clock import Clock
+from console.metrics import MetricsSource
+from console.ops import Ops
+from console.ops_models import CanaryStatus, OpsError
+from console.plan import Plan
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[ev.Event, engine.State], None]
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        plan: Plan,
+        store: Any,
+        ops: Ops,
+        metrics: MetricsSource,
+        clock: Clock,
+        session: str,
+        listeners: list[Listener] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.store = store
+        self.ops = ops
+        self.metrics = metrics
+        self.clock = clock
+        self.session = session
+        self.state = engine.initial(plan)
+        self.listeners = list(listeners or [])
+        self._intents: list[ev.Event] = []
+        self._wake = asyncio.Event()
+        self._status: tuple | None = None
+        self.in_flight: str | None = None
+
+    # -- operator intents ---------------------------------------------------------------
+
+    def submit(self, event: ev.Event) -> None:
+        """Queue an operator intent; it is logged and decided on at once."""
+        self._intents.append(event)
+        self._wake.set()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def start(self, started: ev.SessionStarted, before: list[ev.Event] = ()) -> None:
+        """Record the session start (and e.g. command-line attestations), run pre-flight checks."""
+        await self.feed(started)
+        for e in before:
+            await self.feed(e)
+
+    async def run(self) -> str:
+        """Poll, decide and act until the session reaches a final state; return the outcome."""
+        while self.state.outcome is None:
+            began = self.clock.now()
+            await self._drain_intents()
+            if self.state.outcome is not None:
+                break
+            await self.tick()
+            await self._drain_intents()
+            if self.state.outcome is not None:
+                break
+            self._wake.clear()
+            if self._intents:
+                continue
+            await self.clock.sleep(self.plan.poll_interval - (self.clock.now() - began), self._wake)
+        return self.state.outcome
+
+    async def tick(self) -> None:
+        """One poll: status (logged when it changes), then every series."""
+        try:
+            status = await self.ops.status()
+        except OpsError as exc:
+            log.warning("status read failed: %s", exc)
+        else:
+            await self._status_event(status)
+        try:
+            values = await self.metrics.sample(self.clock.now())
+        except Exception as exc:  # a broken source must not stop the guard
+            log.warning("metrics poll failed: %s", exc)
+            values = {}
+        await self.feed(ev.Samples(at=self.clock.now(), values=values))
+
+    async def feed(self, event: ev.Event) -> None:
+        """Decide on one event, commit it with its decisions, notify, then carry out the commands."""
+        state, decisions, commands = engine.decide(self.state, event)
+        batch = [event, *decisions]
+        self.store.append(self.session, [ev.to_record(e) for e in batch])
+        self.state = state
+        for e in batch:
+            for listener in self.listeners:
+                listener(e, state)
+        if state.outcome is not None:
+            self.store.close_session(self.session, state.outcome)
+        for command in commands:
+            await self._execute(command)
+
+    async def _drain_intents(self) -> None:
+        while self._intents:
+            await self.feed(self._intents.pop(0))
+
+    async def _status_event(self, status: CanaryStatus) -> None:
+        key = (status.weight, status.pods.ready, status.pods.desired, status.state)
+        if key == self._status:
+            return
+        self._status = key
+        await self.feed(
+            ev.StatusRead(
+                at=self.clock.now(),
+                weight=status.weight,
+                ready=status.pods.ready,
+                desired=status.pods.desired,
+                state=status.state,
+                stable_version=status.stable_version,
+                canary_version=status.canary_version,
+            )
+        )
+
+    # -- commands ---------------------------------------------------------------------------
+
+    async def _execute(self, command: ev.Command) -> None:
+        match command:
+            case ev.RunCheck(item, target):
+                await self.feed(await self._check(item, target))
+            case ev.Promote(weight, key):
+                self.in_flight = f"promote to {weight}%"
+                try:
+                    status = await self.ops.promote(weight, key)
+                except OpsError as exc:
+                    result: ev.Event = ev.PromoteFailed(at=self.clock.now(), weight=weight, key=key, error=str(exc))
+                else:
+                    await self._status_event(status)
+                    result = ev.Promoted(at=self.clock.now(), weight=status.weight, key=key)
+                finally:
+                    self.in_flight = None
+                await self.feed(result)
+            case ev.Rollback(reason, detail, key):
+                if self.state.rollback and self.state.rollback.failures:
+                    await self.clock.sleep(self.plan.poll_interval)
+                self.in_flight = "rollback"
+                try:
+                    status = await self.ops.rollback(reason, detail, key)
+                except OpsError as exc:
+                    result = ev.RollbackFailed(at=self.clock.now(), key=key, error=str(exc))
+                else:
+                    await self._status_event(status)
+                    result = ev.RolledBack(at=self.clock.now(), key=key, weight=status.weight)
+                finally:
+                    self.in_flight = None
+                await self.feed(result)
+
+    async def _check(self, item: str, target: str) -> ev.CheckResult:
+        try:
+            r = await self.ops.health_check(target)
+        except OpsError as exc:
+            return ev.CheckResult(at=self.clock.now(), item=item, target=target, ok=False, detail=str(exc))
+        return ev.CheckResult(
+            at=self.clock.now(), item=item, target=target, ok=r.ok, detail=r.detail, latency_ms=r.latency_ms
+        )

@@ -1,0 +1,1 @@
+"""Persistence: the hash-chained event store, sessions, replay and export."""

@@ -1,0 +1,1 @@
+"""Textual widgets: presentational only, fed by reactive data."""
