@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from console import commands
     from console.ops_models import OpsError
     from console.plan import PlanError
-    from sessions.store import StoreError
+    from sessions.errors import StoreError
 
     try:
         return commands.dispatch(args)

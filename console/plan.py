@@ -112,6 +112,7 @@ class Stage(_Strict):
 
 Phase = Literal["preflight", "rollout", "post", "rollback", "comms", "info"]
 Handling = Literal["ops", "manual", "rule", "shown", "gate", "auto"]
+GATING = ("preflight", "rollout", "post")
 
 
 class Item(_Strict):
@@ -185,7 +186,8 @@ class Plan(_Strict):
         return {s: r for r in self.rules for s in r.series_names()}
 
     def manual_items(self) -> list[Item]:
-        return [i for i in self.items if i.handling == "manual" and i.required]
+        """Required operator attestations that gate the rollout (pre-flight, rollout, post)."""
+        return [i for i in self.items if i.handling == "manual" and i.required and i.phase in GATING]
 
 
 def _unique(field_name: str, names: list[str]) -> None:

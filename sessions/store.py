@@ -22,15 +22,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import SQLModel
 
 from sessions.chain import ChainRow, VerifyResult, canonical_json, genesis_hash, link, verify_rows
+from sessions.errors import StoreError
 from sessions.tables import EVENT, SESSION
 
 OUTCOMES = ("succeeded", "rolled_back", "aborted")
 WEIGHT_KINDS = ("promoted", "status")
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON")
-
-
-class StoreError(Exception):
-    """A store problem, with a one-line message fit for the operator."""
 
 
 @dataclass(frozen=True)
