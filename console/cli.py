@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from console import __version__
 
@@ -15,6 +16,13 @@ The ops API token comes from CANARY_OPS_TOKEN or --token-file (mode 0600 only)."
 
 class UsageError(Exception):
     """A bad command line or configuration: one line, exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors in one line (the usage block is for --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"canary-console: error: {message} (see: {self.prog} --help)\n")
 
 
 def default_db() -> Path:
@@ -44,16 +52,19 @@ def _rollout_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    db_help = "session store (default: sessions.db in the user data dir)"
+    # --db is accepted before or after the command; SUPPRESS keeps a subcommand's
+    # absent --db from overwriting one given before it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, help="session store (default: sessions.db in the user data dir)")
+    common.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="canary-console",
-        description="Take a release from 0%% to 100%% of traffic as a canary, safely.",
+        description="Take a release from 0% to 100% of traffic as a canary, safely.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[common],
     )
+    parser.add_argument("--db", type=Path, default=None, help=db_help)
     parser.add_argument("--version", action="version", version=f"canary-console {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -63,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scenario", default="healthy", help=f"one of: {', '.join(SCENARIOS)} (default healthy)")
     demo.add_argument("--speed", type=_speed, default=60.0, help="simulated seconds per real second (default 60)")
     demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
+    demo.add_argument(
+        "--fail-check", action="append", default=[], metavar="TARGET", help="make this simulated health check fail"
+    )
     _rollout_options(demo)
 
     run = sub.add_parser("run", parents=[common], help="run a rollout against a real ops API and Prometheus")
@@ -79,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0, help="simulator seed")
     sim.add_argument("--token-file", type=Path, help="require this bearer token (file mode 0600)")
     sim.add_argument("--call-log", type=Path, help="append every ops call as a JSON line to this file")
+    sim.add_argument("--viewer-token-file", type=Path, help="also accept this token, for a user with role viewer only")
+    sim.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="misbehave on purpose, e.g. fail_next_rollback=3, timeout_after_apply=promote (repeatable)",
+    )
 
     sessions = sub.add_parser("sessions", parents=[common], help="list past and open sessions")
     sessions.add_argument("--json", action="store_true", help="JSON output")

@@ -7,11 +7,13 @@ import asyncio
 import json
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from console import events as ev
 from console.cli import UsageError, default_db
+from console.engine import FINAL
 from console.plan import Plan, load_plan
 
 
@@ -60,7 +62,11 @@ def open_store(args: argparse.Namespace) -> Any:
 
 
 def attestations(plan: Plan, args: argparse.Namespace, *, demo: bool) -> list[tuple[str, str]]:
-    """(item, note) for every manual item attested on the command line; exit 2 if any is left."""
+    """(item, note) for the manual items attested on the command line.
+
+    Headless, every gating item must be attested (the demo attests them as its operator);
+    with a screen, the rest are ticked there.
+    """
     manual = {i.id for i in plan.manual_items()}
     known = {i.id for i in plan.items if i.handling == "manual"}
     given: dict[str, str] = {}
@@ -71,12 +77,12 @@ def attestations(plan: Plan, args: argparse.Namespace, *, demo: bool) -> list[tu
                 f"--attest {item}: no manual item of that id in plan {plan.name} (see: canary-console plan)"
             )
         given[item] = note
-    if args.attest_all is not None or demo:
+    if args.attest_all is not None or (demo and args.headless):
         note = args.attest_all if args.attest_all is not None else "demo operator"
         for item in manual:
             given.setdefault(item, note)
     missing = sorted(manual - given.keys())
-    if missing:
+    if missing and args.headless:
         raise UsageError(
             f"{len(missing)} manual items need an operator's attestation (--attest ITEM[=NOTE] or --attest-all NOTE): "
             + ", ".join(missing)
@@ -90,75 +96,77 @@ def operator_name(user: str) -> str:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from console.clock import SteppedClock
-    from console.metrics import SimulatorSource
-    from console.ops import LocalOps
     from console.scenarios import SCENARIOS
-    from console.sim import SimModel
+    from console.sim import CHECK_TARGETS
 
     if args.scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {args.scenario!r}; choose one of: {', '.join(SCENARIOS)}")
     plan = load_plan(args.plan)
-    clock = SteppedClock(args.speed)
-    model = SimModel(args.scenario, args.seed, poll_interval=plan.poll_interval)
-    who = model.whoami()
-    rollout = Rollout(
-        plan=plan,
-        ops=LocalOps(model, clock),
-        metrics=SimulatorSource(model, plan),
-        clock=clock,
-        operator=operator_name(who["user"]),
-        roles=list(who["roles"]),
-        attestations=attestations(plan, args, demo=True),
-        scenario=args.scenario,
-    )
-    return drive(args, rollout)
+    marks = attestations(plan, args, demo=True)
+    failing = frozenset(args.fail_check)
+    unknown = sorted(failing - set(CHECK_TARGETS))
+    if unknown:
+        raise UsageError(f"--fail-check {unknown[0]}: not a simulated target ({', '.join(CHECK_TARGETS)})")
+
+    async def prepare() -> Rollout:
+        from console.clock import SteppedClock
+        from console.metrics import SimulatorSource
+        from console.ops import LocalOps
+        from console.sim import SimModel
+
+        clock = SteppedClock(args.speed)
+        model = SimModel(args.scenario, args.seed, poll_interval=plan.poll_interval, failing_checks=failing)
+        who = model.whoami()
+        ops, metrics = LocalOps(model, clock), SimulatorSource(model, plan)
+        return Rollout(plan, ops, metrics, clock, operator_name(who["user"]), list(who["roles"]), marks, args.scenario)
+
+    return drive(args, prepare)
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.clock import RealClock
-    from console.ops import OpsClient, token_from
-    from console.prom import PrometheusSource
-
     plan = load_plan(args.plan)
-    marks = attestations(plan, args, demo=False) if args.headless else []
-    token = token_from(os.environ.get("CANARY_OPS_TOKEN"), args.token_file)
-    ops = OpsClient(args.ops_url, token)
-    metrics = PrometheusSource(args.prometheus_url, plan)
+    marks = attestations(plan, args, demo=False)
+    from console.ops import token_from
 
-    async def identify() -> Any:
+    token = token_from(os.environ.get("CANARY_OPS_TOKEN"), args.token_file)
+
+    async def prepare() -> Rollout:
+        from console.clock import RealClock
+        from console.ops import OpsClient
+        from console.prom import PrometheusSource
+
+        ops = OpsClient(args.ops_url, token)
+        metrics = PrometheusSource(args.prometheus_url, plan)
         try:
             await metrics.check()
-            return await ops.whoami()
+            who = await ops.whoami()
         except BaseException:
             await ops.aclose()
             raise
+        if args.auto_promote and "admin" not in who.roles:
+            await ops.aclose()
+            roles = ", ".join(who.roles) or "none"
+            raise UsageError(f"--auto-promote needs the admin role; the ops API says {who.user} has: {roles}")
+        return Rollout(plan, ops, metrics, RealClock(), operator_name(who.user), list(who.roles), marks)
 
-    who = asyncio.run(identify())
-    if args.auto_promote and "admin" not in who.roles:
-        raise UsageError(
-            f"--auto-promote needs the admin role; the ops API says {who.user} has: {', '.join(who.roles)}"
-        )
-    rollout = Rollout(plan, ops, metrics, RealClock(), operator_name(who.user), list(who.roles), marks)
-    return drive(args, rollout)
-
-
-def drive(args: argparse.Namespace, r: Rollout) -> int:
-    if not args.headless:
-        raise UsageError("the interactive console is not built yet; add --headless")
-    return asyncio.run(_drive_headless(args, r))
+    return drive(args, prepare)
 
 
-async def _drive_headless(args: argparse.Namespace, r: Rollout) -> int:
-    from console.headless import Printer
-    from console.runner import Runner
+def drive(args: argparse.Namespace, prepare: Callable[[], Awaitable[Rollout]]) -> int:
+    if args.headless:
+        return asyncio.run(_drive_headless(args, prepare))
+    from console.app import run_app
 
-    store = open_store(args)
+    return run_app(args, prepare)
+
+
+def start_session(r: Rollout, db: Any, auto_promote: bool) -> tuple[Any, str, ev.SessionStarted, list[ev.Event]]:
+    """Open the store and the session; the events that start it (with command-line attestations)."""
+    from sessions.store import EventStore
+
+    store = EventStore(db or default_db())
     session = store.open_session(
         deployment=r.plan.deployment, scenario=r.scenario, plan=r.plan.name, operator=r.operator
-    )
-    runner = Runner(
-        plan=r.plan, store=store, ops=r.ops, metrics=r.metrics, clock=r.clock, session=session, listeners=[Printer()]
     )
     started = ev.SessionStarted(
         at=r.clock.now(),
@@ -167,23 +175,48 @@ async def _drive_headless(args: argparse.Namespace, r: Rollout) -> int:
         plan=r.plan.name,
         operator=r.operator,
         roles=r.roles,
-        auto_promote=args.auto_promote,
+        auto_promote=auto_promote,
         scenario=r.scenario,
     )
-    marks = [ev.ItemAttested(at=r.clock.now(), item=i, operator=r.operator, note=n) for i, n in r.attestations]
+    marks: list[ev.Event] = [
+        ev.ItemAttested(at=r.clock.now(), item=i, operator=r.operator, note=n) for i, n in r.attestations
+    ]
+    return store, session, started, marks
+
+
+async def _drive_headless(args: argparse.Namespace, prepare: Callable[[], Awaitable[Rollout]]) -> int:
+    from console.headless import Printer
+    from console.runner import Runner
+
+    r = await prepare()
+    try:
+        store, session, started, marks = start_session(r, args.db, args.auto_promote)
+    except BaseException:
+        await r.ops.aclose()
+        raise
+    runner = Runner(
+        plan=r.plan, store=store, ops=r.ops, metrics=r.metrics, clock=r.clock, session=session, listeners=[Printer()]
+    )
+    runner.listeners.append(lambda e, s: _no_operator(runner, e, s))
     try:
         await runner.start(started, marks)
-        failed = [i for i, st in runner.state.items.items() if st.status == "failed"]
-        if failed and runner.state.phase == "preflight":
-            runner.submit(
-                ev.AbortRequested(at=r.clock.now(), operator=r.operator, reason=f"pre-flight failed: {failed}")
-            )
         outcome = await runner.run()
     finally:
         await r.ops.aclose()
         await r.metrics.aclose()
         store.close()
     return 0 if outcome == "succeeded" else 1
+
+
+def _no_operator(runner: Any, e: ev.Event, s: Any) -> None:
+    """Headless, nobody can waive a failed check: abort before traffic, roll back after."""
+    if not isinstance(e, ev.CheckResult) or e.ok:
+        return
+    reason = f"check {e.item} failed: {e.detail}"
+    if s.phase == "preflight":
+        runner.submit(ev.AbortRequested(at=e.at, operator=s.operator, reason=reason))
+    elif s.phase not in ("rolling_back", *FINAL):
+        runner.submit(ev.RollbackRequested(at=e.at, operator=s.operator, reason="CHECK_FAILED", detail=reason))
 
 
 def sim(args: argparse.Namespace) -> int:
@@ -194,8 +227,47 @@ def sim(args: argparse.Namespace) -> int:
     if args.scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {args.scenario!r}; choose one of: {', '.join(SCENARIOS)}")
     token = token_from(None, args.token_file) if args.token_file else None
-    serve(args.host, args.port, args.scenario, args.speed, args.seed, token, args.call_log)
+    viewer = token_from(None, args.viewer_token_file) if args.viewer_token_file else None
+    faults = sim_faults(args.fault)
+    serve(
+        args.host,
+        args.port,
+        args.scenario,
+        args.speed,
+        args.seed,
+        token,
+        args.call_log,
+        viewer_token=viewer,
+        faults=faults,
+    )
     return 0
+
+
+def sim_faults(specs: list[str]) -> Any:
+    """`--fault NAME=VALUE` options as the simulator's Faults; timeout_after_apply takes promote,rollback."""
+    import contextlib
+
+    from console.sim_server import Faults
+
+    faults = Faults()
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        if not sep:
+            raise UsageError(f"--fault {spec}: give NAME=VALUE, e.g. fail_next_rollback=3")
+        current = getattr(faults, name, None)
+        value: Any = text
+        if isinstance(current, set):
+            value = sorted(current | {t.strip() for t in text.split(",") if t.strip()})
+        elif isinstance(current, bool):
+            value = {"true": True, "false": False}.get(text.lower(), text)
+        else:
+            with contextlib.suppress(ValueError):
+                value = json.loads(text)  # a number
+        try:
+            faults.update({name: value})
+        except ValueError as exc:
+            raise UsageError(f"--fault {spec}: {exc}") from None
+    return faults
 
 
 # -- the record ------------------------------------------------------------------------------

@@ -112,11 +112,12 @@ def evolve(s: State, e: ev.Event) -> State:
                     k: replace(t, unknown_since=e.at if t.unknown_since is not None else None)
                     for k, t in trackers.items()
                 }
-            return replace(s, phase="baking", stage=e.stage, served=0.0, trackers=trackers)
+            # the poll before the promotion must not count toward the new weight
+            return replace(s, phase="baking", stage=e.stage, served=0.0, trackers=trackers, healthy=False)
         case ev.BakeServed():
             return replace(s, phase="awaiting")
         case ev.ValidationStarted():
-            return replace(s, phase="validating", served=0.0)
+            return replace(s, phase="validating", served=0.0, healthy=False)
         case ev.RollbackDecided():
             intent = RollbackIntent(e.reason, e.detail, e.key, e.by, e.evidence)
             return replace(s, phase="rolling_back", rollback=intent, pending=None)
@@ -305,8 +306,9 @@ def _promotion(s: State, at: float, by: str) -> ev.PromotionDecided:
 
 def _on_promote_request(step: _Step, e: ev.PromoteRequested, at: float) -> None:
     s, emit = step.s, step.emit
-    if e.operator != s.operator or not is_admin(s.roles):
-        emit(ev.PromoteRefused(at=at, operator=e.operator, reason="promote needs the admin role from whoami"))
+    denied = _denied(s, e.operator, "promote")
+    if denied:
+        emit(ev.PromoteRefused(at=at, operator=e.operator, reason=denied))
         return
     if e.weight is not None and e.weight != s.next_weight:
         nxt = f"{s.next_weight}%" if s.next_weight else "none"
@@ -321,8 +323,9 @@ def _on_promote_request(step: _Step, e: ev.PromoteRequested, at: float) -> None:
 
 def _on_rollback_request(step: _Step, e: ev.RollbackRequested, at: float) -> None:
     s, emit = step.s, step.emit
-    if e.operator != s.operator or not is_admin(s.roles):
-        reason = "rollback needs the admin role from whoami"
+    denied = _denied(s, e.operator, "rollback")
+    if denied:
+        reason = denied
     elif s.rollback:
         reason = f"already rolling back ({s.rollback.reason})"
     elif s.weight == 0 and s.pending is None:
@@ -331,6 +334,15 @@ def _on_rollback_request(step: _Step, e: ev.RollbackRequested, at: float) -> Non
         emit(_rollback(s, at, e.reason, e.detail or "requested by operator", e.operator, {}))
         return
     emit(ev.RollbackRefused(at=at, operator=e.operator, reason=reason))
+
+
+def _denied(s: State, operator: str, action: str) -> str:
+    """Why `operator` may not `action` in this session, or "" when they may."""
+    if operator != s.operator:
+        return f"{operator} does not drive this session: only {s.operator} may {action}"
+    if not is_admin(s.roles):
+        return f"{action} needs the admin role from whoami (has: {', '.join(s.roles) or 'none'})"
+    return ""
 
 
 def _rollback(s: State, at: float, reason: str, detail: str, by: str, evid: dict[str, Any]) -> ev.RollbackDecided:

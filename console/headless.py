@@ -91,10 +91,10 @@ def _evidence(evidence: dict, s: State) -> str:
 class Printer:
     """A runner listener printing one line per event."""
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
+    def __init__(self, out: TextIO | None = None) -> None:
         self.out = out
 
     def __call__(self, e: ev.Event, s: State) -> None:
         text = line(e, s)
         if text is not None:
-            print(text, file=self.out, flush=True)
+            print(text, file=self.out or sys.stdout, flush=True)

@@ -33,6 +33,7 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from console.cli import UsageError
 from console.metrics import series_names
 from console.plan import Plan
 
@@ -44,8 +45,8 @@ _MAX_ERROR = 200
 Element = tuple[dict[str, str], float | None]
 
 
-class PrometheusError(Exception):
-    """Prometheus cannot be used; the message is one line."""
+class PrometheusError(UsageError):
+    """Prometheus cannot be used; the message is one line (the command line exits 2 with it)."""
 
 
 class PrometheusSource:
@@ -59,16 +60,17 @@ class PrometheusSource:
         self._plan = plan
         self._names = series_names(plan)
         self._shown_url = _without_credentials(self.url)
-        queries = [r.query for r in plan.rules] + [s.query for s in plan.shown]
+        self._queries = [r.query for r in plan.rules] + [s.query for s in plan.shown]
+        requests_per_poll = 2 * len(self._queries)
         # Its own threads, one per request of a poll, so a hanging Prometheus never waits in a queue.
-        self._pool = ThreadPoolExecutor(max_workers=max(2, 2 * len(queries)), thread_name_prefix="prometheus")
+        self._pool = ThreadPoolExecutor(max_workers=max(2, requests_per_poll), thread_name_prefix="prometheus")
         self._session = requests.Session()
         self._session.verify = False  # what disable_ssl=True does when the library builds the session
         self._client = PrometheusConnect(
             self.url, disable_ssl=True, retry=_NO_RETRY, session=self._session, timeout=timeout
         )
         # The library mounts a pool of 10 connections; a poll sends more requests than that at once.
-        self._session.mount(self.url, HTTPAdapter(max_retries=_NO_RETRY, pool_maxsize=max(10, 2 * len(queries))))
+        self._session.mount(self.url, HTTPAdapter(max_retries=_NO_RETRY, pool_maxsize=max(10, requests_per_poll)))
 
     async def check(self) -> None:
         """Raise PrometheusError (one line) unless Prometheus answers a trivial query."""
@@ -78,7 +80,7 @@ class PrometheusSource:
             raise PrometheusError(self._describe(exc)) from None
 
     async def sample(self, now: float) -> dict[str, float | None]:
-        queries = [r.query for r in self._plan.rules] + [s.query for s in self._plan.shown]
+        queries = self._queries
         answers = await self._run_all(queries)
         errors: list[str] = []
         elements: list[list[Element]] = []

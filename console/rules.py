@@ -80,8 +80,8 @@ def observe(
     continuing = tr.run_start is not None and not gap
     start = tr.run_start if continuing else at
     shown = value if value is not None else math.nan
-    run_min = min(tr.run_min, shown) if continuing else shown
-    run_max = max(tr.run_max, shown) if continuing else shown
+    lo, hi = (tr.run_min, tr.run_max) if continuing else (math.inf, -math.inf)
+    run_min, run_max = (lo, hi) if value is None else (min(lo, value), max(hi, value))
     recent = ((*tr.recent, shown) if continuing else (shown,))[-RECENT:]
     window_samples = math.floor(rule.sustain / poll + _EPS) + 1
     capped = bad >= window_samples and bad / total >= cap - _EPS
@@ -158,5 +158,7 @@ def describe(rule: Rule, tr: Tracker, at: float) -> str:
         case _:
             if tr.capped:
                 return f"{head} {limit} — {tr.stage_bad} of {tr.stage_total} samples this stage breached"
+            if rule.sustain == 0:
+                return f"{head} {limit} — acts at once"
             lasted, window = format_duration(tr.breach_for(at)), format_duration(rule.sustain)
             return f"{head} {limit} — breached for {lasted} (window {window})"

@@ -68,20 +68,23 @@ class Runner:
             await self.feed(e)
 
     async def run(self) -> str:
-        """Poll, decide and act until the session reaches a final state; return the outcome."""
+        """Poll, decide and act until the session reaches a final state; return the outcome.
+
+        Polls stay `poll_interval` apart: an operator intent is decided on at once but does
+        not bring the next poll forward (the cumulative cap counts samples).
+        """
+        next_poll = self.clock.now()
         while self.state.outcome is None:
-            began = self.clock.now()
             await self._drain_intents()
-            if self.state.outcome is not None:
-                break
-            await self.tick()
-            await self._drain_intents()
+            if self.state.outcome is None and self.clock.now() >= next_poll - 1e-9:
+                await self.tick()
+                next_poll = max(next_poll + self.plan.poll_interval, self.clock.now())
+                await self._drain_intents()
             if self.state.outcome is not None:
                 break
             self._wake.clear()
-            if self._intents:
-                continue
-            await self.clock.sleep(self.plan.poll_interval - (self.clock.now() - began), self._wake)
+            if not self._intents:
+                await self.clock.sleep(next_poll - self.clock.now(), self._wake)
         return self.state.outcome
 
     async def tick(self) -> None:

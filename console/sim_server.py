@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import hmac
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,6 +251,7 @@ class SimServer:
             return
         line = {
             "time": round(self.clock.now(), 3),
+            "wall": round(time.time(), 4),
             "method": call.method,
             "path": call.path,
             "body": call.body,

@@ -66,7 +66,9 @@ class EventStore:
         event.listen(self.engine, "connect", _on_connect)
         event.listen(self.engine, "begin", _on_begin)
         try:
-            SQLModel.metadata.create_all(self.engine, tables=[SESSION, EVENT])
+            # BEGIN IMMEDIATE: two processes creating a fresh store wait for each other instead of failing
+            with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+                SQLModel.metadata.create_all(conn, tables=[SESSION, EVENT])
         except SQLAlchemyError as exc:
             self.engine.dispose()
             reason = _db_reason(exc)
