@@ -94,10 +94,32 @@ def console(argv: list[str], out: str | None = None, defer: bool = False) -> int
     return main(argv)
 
 
+def quiet_footer(argv: list[str]) -> int:
+    """`canary-console ARGV` with the screen's bindings refreshed only when promote/rollback availability
+    changes, not on every repaint (a what-if: each refresh makes Textual's Footer recompose its keys)."""
+    from console import view
+    from console.cli import main
+    from console.screen import MainScreen
+
+    refresh = MainScreen.refresh_bindings
+    last: dict[int, tuple[bool, bool]] = {}
+
+    def on_change(self: MainScreen) -> None:
+        c = view.controls(self.state, self.readonly)
+        if last.get(id(self)) != (c.can_promote, c.can_rollback):
+            last[id(self)] = (c.can_promote, c.can_rollback)
+            refresh(self)
+
+    MainScreen.refresh_bindings = on_change  # type: ignore[method-assign]
+    return main(argv)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "bare"
     if mode == "modules":
         sys.exit(console(sys.argv[3:], out=sys.argv[2]))
     if mode == "deferred":
         sys.exit(console(sys.argv[2:], defer=True))
+    if mode == "quiet-footer":
+        sys.exit(quiet_footer(sys.argv[2:]))
     bare(spark=mode == "sparkline")

@@ -12,8 +12,9 @@ baseline); "ours", `canary-console demo --speed 1 --attest-all bench --auto-prom
 one poll every 10 s, promoted to 10% within a second and baking there, every SLO sampled and
 drawn (the state an SRE watches); "preflight", plain `demo --speed 1`, which waits at 0% for
 the manual checklist items (no samples, a redraw per poll); and for context "ours@60", ours at
-`--speed 60` (6 polls a second, promoting through the stages). Goals for ours: <= 2% of one
-core and <= 4 KB/s.
+`--speed 60` (6 polls a second, promoting through the stages). With --what-if, "quiet@60" is
+ours@60 with the screen's bindings refreshed only when they change (each refresh makes Textual's
+Footer recompose). Goals for ours: <= 2% of one core and <= 4 KB/s.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="measured seconds per program (default 60)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring (default 5)")
+    parser.add_argument(
+        "--what-if",
+        action="store_true",
+        help="also run ours@60 with the bindings refreshed only on change (bench/_probe.py quiet-footer)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-mon-") as d:
@@ -86,6 +92,9 @@ def main() -> int:
             "preflight": demo("preflight", "1"),
             "ours@60": demo("ours60", "60", *bake),
         }
+        if args.what_if:
+            quiet = demo("quiet60", "60", *bake)
+            programs["quiet@60"] = [str(BIN / "python"), str(PROBE), "quiet-footer", *quiet[1:]]
         results = {name: measure(name, argv, tmp, args.seconds, args.warmup) for name, argv in programs.items()}
 
     setup = f"{COLS}x{ROWS}, TERM=tmux-256color, {args.seconds:.0f} s after {args.warmup:.0f} s warm-up"

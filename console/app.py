@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import tomllib
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from textual.app import App
 
+from console.palette import SessionCommands
 from console.plan import Plan, load_plan
 from console.screen import MainScreen
+
+log = logging.getLogger(__name__)
 
 OUTCOME_CODES = {"succeeded": 0, "rolled_back": 1, "aborted": 1}
 
 
 class CanaryApp(App[int]):
     TITLE = "canary-console"
+    COMMANDS = App.COMMANDS | {SessionCommands}
     CSS_PATH = str(resources.files("styles").joinpath("console.tcss"))
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
@@ -30,10 +37,36 @@ class CanaryApp(App[int]):
         self.main = MainScreen(session, plan, readonly=readonly, speed=speed)
 
     def on_mount(self) -> None:
+        keymap = load_keymap()
+        if keymap:
+            self.set_keymap(keymap)
         self.push_screen(self.main)
 
     def outcome_code(self) -> int:
         return OUTCOME_CODES.get(self.main.state.outcome or "", 0)
+
+
+def keymap_path() -> Path:
+    from platformdirs import user_config_path
+
+    return user_config_path("canary-console") / "keymap.toml"
+
+
+def load_keymap(path: Path | None = None) -> dict[str, str]:
+    """Remapped keys by binding id, from `[keys]` in keymap.toml (e.g. promote = "ctrl+y").
+
+    A bad file is reported once and ignored: the default keys always work.
+    """
+    path = path or keymap_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        log.warning("ignoring keymap %s: %s", path, exc)
+        return {}
+    keys = data.get("keys", {})
+    return {str(k): str(v) for k, v in keys.items() if isinstance(v, str)} if isinstance(keys, dict) else {}
 
 
 def run_app(args: argparse.Namespace, prepare: Callable[[], Awaitable[Any]]) -> int:

@@ -116,8 +116,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def setup_logging() -> None:
+    """Log to a file under the user state dir, never to the terminal (the screen owns it)."""
+    import logging
+
+    from platformdirs import user_log_path
+
+    try:
+        path = user_log_path("canary-console")
+        path.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(path / "console.log", encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("demo", "run", "sim"):
+        setup_logging()
     from console import commands
     from console.ops_models import OpsError
     from console.plan import PlanError

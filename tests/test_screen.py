@@ -242,3 +242,39 @@ def test_snapshot_command_line(snap_compare):
         await settle(pilot)
 
     assert snap_compare(recorded_app(BAKING), terminal_size=(120, 40), run_before=before)
+
+
+async def test_the_palette_offers_only_what_is_allowed_now():
+    from console.palette import SessionCommands
+
+    app = recorded_app(BAKING)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        names = [name for name, _, _ in SessionCommands(app.screen)._commands()]
+        assert "roll back" in names and not any(n.startswith("promote") for n in names)
+        assert "go to events" in names
+
+
+async def test_a_remapped_key_promotes(tmp_path, monkeypatch):
+    keymap = tmp_path / "keymap.toml"
+    keymap.write_text('[keys]\npromote = "ctrl+y"\n')
+    monkeypatch.setattr("console.app.keymap_path", lambda: keymap)
+    app = recorded_app(READY)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+y")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        (intent,) = app.session.submitted
+        assert isinstance(intent, ev.PromoteRequested) and intent.weight == 10
+
+
+def test_a_broken_keymap_is_ignored(tmp_path):
+    from console.app import load_keymap
+
+    bad = tmp_path / "keymap.toml"
+    bad.write_text("[keys\n")
+    assert load_keymap(bad) == {}
+    assert load_keymap(tmp_path / "missing.toml") == {}
