@@ -27,14 +27,22 @@ class CanaryApp(App[int]):
     CSS_PATH = str(resources.files("styles").joinpath("console.tcss"))
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
-    def __init__(self, session: Any, plan: Plan, *, readonly: bool = False, speed: float | None = None) -> None:
+    def __init__(
+        self,
+        session: Any,
+        plan: Plan,
+        *,
+        readonly: bool = False,
+        speed: float | None = None,
+        screen: type[MainScreen] = MainScreen,
+    ) -> None:
         super().__init__()
         self.session = session
         self.plan = plan
         self.readonly = readonly
         self.speed = speed
 
-        self.main = MainScreen(session, plan, readonly=readonly, speed=speed)
+        self.main = screen(session, plan, readonly=readonly, speed=speed)
 
     def on_mount(self) -> None:
         keymap = load_keymap()
@@ -73,7 +81,7 @@ def run_app(args: argparse.Namespace, prepare: Callable[[], Awaitable[Any]]) -> 
     from console.live import LiveSession
 
     plan = load_plan(args.plan)
-    session = LiveSession(prepare, db=args.db, auto_promote=args.auto_promote)
+    session = LiveSession(prepare, db=args.db, auto_promote=args.auto_promote, new=args.new, session_id=args.resume_id)
     speed = getattr(args, "speed", None)
     app = CanaryApp(session, plan, readonly=getattr(args, "readonly", False), speed=speed)
     code = app.run(mouse=False)

@@ -45,10 +45,11 @@ def _rollout_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", type=Path, help="plan file (TOML); default: the built-in checklist plan")
     p.add_argument("--headless", action="store_true", help="no screen: one line per event on stdout")
     p.add_argument("--auto-promote", action="store_true", help="promote as soon as a bake is served and SLOs are green")
-    p.add_argument(
-        "--attest", action="append", default=[], metavar="ITEM[=NOTE]", help="attest a manual item (headless)"
-    )
-    p.add_argument("--attest-all", metavar="NOTE", help="attest every manual item with this note (headless)")
+    p.add_argument("--readonly", action="store_true", help="watch only: no promote, rollback, attest or waive")
+    p.add_argument("--new", action="store_true", help="abort the deployment's open session and start a new one")
+    p.add_argument("--attest", action="append", default=[], metavar="ITEM[=NOTE]", help="attest a manual item")
+    p.add_argument("--attest-all", metavar="NOTE", help="attest every manual item with this note")
+    p.set_defaults(resume_id=None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,13 +103,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="misbehave on purpose, e.g. fail_next_rollback=3, timeout_after_apply=promote (repeatable)",
     )
 
+    resume = sub.add_parser("resume", parents=[common], help="resume an open session after a crash (same command line)")
+    resume.add_argument("id", nargs="?", help="session id or unique prefix (default: the newest open session)")
+    resume.add_argument("--headless", action="store_true", help="no screen: one line per event on stdout")
+
     sessions = sub.add_parser("sessions", parents=[common], help="list past and open sessions")
     sessions.add_argument("--json", action="store_true", help="JSON output")
+    sessions.add_argument("--outcome", choices=("succeeded", "rolled_back", "aborted", "open"), help="only these")
+    sessions.add_argument("--since", metavar="AGE|DATE", help="started within 7d, 24h, 90m or since a UTC date")
 
     audit = sub.add_parser("audit", parents=[common], help="audit the session log")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_sub.add_parser("verify", parents=[common], help="check the hash chain; exit 1 naming the bad row")
     verify.add_argument("id", nargs="?", help="session id or unique prefix (default: all sessions)")
+
+    replay = sub.add_parser("replay", parents=[common], help="replay a recorded session in the TUI (read-only)")
+    replay.add_argument("id", help="session id or unique prefix")
+    replay.add_argument("--speed", type=_speed, default=60.0, help="session seconds per real second (default 60)")
+    replay.add_argument("--plan", type=Path, help="plan file, when the session's plan is not the built-in one")
+
+    export = sub.add_parser("export", parents=[common], help="the post-deployment record of a session")
+    export.add_argument("id", help="session id or unique prefix")
+    export.add_argument("--format", choices=("md", "json"), default="md", help="Markdown (default) or JSON")
+    export.add_argument("--plan", type=Path, help="plan file, when the session's plan is not the built-in one")
+    export.add_argument("--output", type=Path, help="write to this file (mode 0600) instead of stdout")
+
+    backtest = sub.add_parser("backtest", parents=[common], help="what another plan would have decided")
+    backtest.add_argument("id", help="session id or unique prefix")
+    backtest.add_argument("--plan", type=Path, required=True, help="the other plan file (TOML)")
+    backtest.add_argument("--json", action="store_true", help="the differences as a JSON list")
 
     plan = sub.add_parser("plan", help="show every item of the plan and how the console handles it")
     plan.add_argument("--plan", type=Path, help="plan file (TOML); default: the built-in checklist plan")
@@ -136,7 +159,7 @@ def setup_logging() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("demo", "run", "sim"):
+    if args.command in ("demo", "run", "sim", "resume"):
         setup_logging()
     from console import commands
     from console.ops_models import OpsError

@@ -21,6 +21,8 @@ class Clock(Protocol):
 
     def now(self) -> float: ...
 
+    def jump(self, to: float) -> None: ...
+
     async def sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None: ...
 
 
@@ -45,6 +47,10 @@ class ScaledClock:
     def now(self) -> float:
         return self._start + (time.monotonic() - self._origin) * self.speed
 
+    def jump(self, to: float) -> None:
+        """Continue from session time `to` (a resumed session)."""
+        self._origin, self._start = time.monotonic(), to
+
     async def sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
         await _nap(max(0.0, seconds) / self.speed, wake)
 
@@ -60,6 +66,9 @@ class SteppedClock:
 
     def now(self) -> float:
         return self._now
+
+    def jump(self, to: float) -> None:
+        self._now = to
 
     async def sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
         seconds = max(0.0, seconds)
@@ -88,6 +97,9 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self._now += seconds
+
+    def jump(self, to: float) -> None:
+        self._now = to
 
     async def sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
         self._now += max(0.0, seconds)

@@ -8,16 +8,22 @@ import json
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from console import events as ev
 from console.cli import UsageError, default_db
 from console.engine import FINAL
 from console.plan import Plan, load_plan
+from console.resume import begin
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "resume":
+        from console.resume import resume_args
+
+        args = resume_args(args.db, args.id, args.headless)
     match args.command:
         case "demo":
             return demo(args)
@@ -33,6 +39,18 @@ def dispatch(args: argparse.Namespace) -> int:
             return list_sessions(args)
         case "audit":
             return audit_verify(args)
+        case "replay":
+            from console.replay import replay
+
+            return replay(args)
+        case "export":
+            from console.export_cmd import command as export_command
+
+            return export_command(args)
+        case "backtest":
+            from console.backtest import command as backtest_command
+
+            return backtest_command(args)
         case "plan":
             return show_plan(args)
     raise UsageError(f"unknown command {args.command}")
@@ -53,6 +71,8 @@ class Rollout:
     roles: list[str]
     attestations: list[tuple[str, str]]
     scenario: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)  # how it was started, for `resume` (no secrets)
+    sim: Any = None  # the embedded simulator's model, when there is one
 
 
 def open_store(args: argparse.Namespace) -> Any:
@@ -118,7 +138,17 @@ def demo(args: argparse.Namespace) -> int:
         model = SimModel(args.scenario, args.seed, poll_interval=plan.poll_interval, failing_checks=failing)
         who = model.whoami()
         ops, metrics = LocalOps(model, clock), SimulatorSource(model, plan)
-        return Rollout(plan, ops, metrics, clock, operator_name(who["user"]), list(who["roles"]), marks, args.scenario)
+        meta = {
+            "command": "demo",
+            "scenario": args.scenario,
+            "seed": args.seed,
+            "speed": args.speed,
+            "fail_check": sorted(failing),
+            "plan": _plan_path(args),
+            "auto_promote": args.auto_promote,
+        }
+        operator, roles = operator_name(who["user"]), list(who["roles"])
+        return Rollout(plan, ops, metrics, clock, operator, roles, marks, args.scenario, meta, model)
 
     return drive(args, prepare)
 
@@ -147,7 +177,15 @@ def run(args: argparse.Namespace) -> int:
             await ops.aclose()
             roles = ", ".join(who.roles) or "none"
             raise UsageError(f"--auto-promote needs the admin role; the ops API says {who.user} has: {roles}")
-        return Rollout(plan, ops, metrics, RealClock(), operator_name(who.user), list(who.roles), marks)
+        meta = {
+            "command": "run",
+            "ops_url": args.ops_url,
+            "prometheus_url": args.prometheus_url,
+            "token_file": str(args.token_file) if args.token_file else None,
+            "plan": _plan_path(args),
+            "auto_promote": args.auto_promote,
+        }
+        return Rollout(plan, ops, metrics, RealClock(), operator_name(who.user), list(who.roles), marks, meta=meta)
 
     return drive(args, prepare)
 
@@ -160,28 +198,8 @@ def drive(args: argparse.Namespace, prepare: Callable[[], Awaitable[Rollout]]) -
     return run_app(args, prepare)
 
 
-def start_session(r: Rollout, db: Any, auto_promote: bool) -> tuple[Any, str, ev.SessionStarted, list[ev.Event]]:
-    """Open the store and the session; the events that start it (with command-line attestations)."""
-    from sessions.store import EventStore
-
-    store = EventStore(db or default_db())
-    session = store.open_session(
-        deployment=r.plan.deployment, scenario=r.scenario, plan=r.plan.name, operator=r.operator
-    )
-    started = ev.SessionStarted(
-        at=r.clock.now(),
-        session=session,
-        deployment=r.plan.deployment,
-        plan=r.plan.name,
-        operator=r.operator,
-        roles=r.roles,
-        auto_promote=auto_promote,
-        scenario=r.scenario,
-    )
-    marks: list[ev.Event] = [
-        ev.ItemAttested(at=r.clock.now(), item=i, operator=r.operator, note=n) for i, n in r.attestations
-    ]
-    return store, session, started, marks
+def _plan_path(args: argparse.Namespace) -> str | None:
+    return str(Path(args.plan).resolve()) if args.plan else None
 
 
 async def _drive_headless(args: argparse.Namespace, prepare: Callable[[], Awaitable[Rollout]]) -> int:
@@ -190,7 +208,7 @@ async def _drive_headless(args: argparse.Namespace, prepare: Callable[[], Awaita
 
     r = await prepare()
     try:
-        store, session, started, marks = start_session(r, args.db, args.auto_promote)
+        store, session, starter = begin(r, args.db, args.auto_promote, new=args.new, session_id=args.resume_id)
     except BaseException:
         await r.ops.aclose()
         raise
@@ -199,7 +217,7 @@ async def _drive_headless(args: argparse.Namespace, prepare: Callable[[], Awaita
     )
     runner.listeners.append(lambda e, s: _no_operator(runner, e, s))
     try:
-        await runner.start(started, marks)
+        await starter(runner)
         outcome = await runner.run()
     finally:
         await r.ops.aclose()
@@ -274,8 +292,11 @@ def sim_faults(specs: list[str]) -> Any:
 
 
 def list_sessions(args: argparse.Namespace) -> int:
+    from console.replay import filter_sessions, since_time
+
+    since = since_time(args.since)
     store = open_store(args)
-    rows = store.sessions()
+    rows = filter_sessions(store.sessions(), args.outcome, since)
     store.close()
     if args.json:
         print(json.dumps([_session_dict(s) for s in rows], indent=2))

@@ -1,9 +1,8 @@
 """The conductor: a pure function from (state, event, now) to (state, decisions, commands).
 
-`evolve` folds one event into the state; it is all a view, a resume or a replay needs.
-`decide` evolves the input event, then applies the rollout policy: it emits decision
-events (each with its evidence) and the commands the runner must carry out. No I/O, no
-wall clock: time is the events' `at`.
+`decide` evolves the input event (console/state.py), then applies the rollout policy: it
+emits decision events (each with its evidence) and the commands the runner must carry
+out. No I/O, no wall clock: time is the events' `at`.
 
 Phases: preflight → promoting → baking(stage) → awaiting → promoting → … → validating →
 succeeded | rolled_back | aborted; rolling_back from any live phase.
@@ -11,219 +10,26 @@ succeeded | rolled_back | aborted; rolling_back from any live phase.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from console import events as ev
-from console.plan import Item, Plan, format_duration
-from console.rules import Tracker, Verdict, describe, evidence, new_stage, observe
-
-FINAL = ("succeeded", "rolled_back", "aborted")
-LIVE = ("baking", "awaiting", "promoting", "validating")
-DONE_ITEM = ("ok", "attested", "waived")
-
-
-@dataclass(frozen=True)
-class ItemState:
-    status: str = "open"  # open | running | ok | failed | attested | waived
-    by: str = ""
-    note: str = ""
-    at: float | None = None
-    targets: dict[str, bool] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RollbackIntent:
-    reason: str
-    detail: str
-    key: str
-    by: str
-    evidence: dict[str, Any]
-    failures: int = 0
-
-
-@dataclass(frozen=True)
-class State:
-    plan: Plan
-    session: str = ""
-    operator: str = ""
-    roles: tuple[str, ...] = ()
-    auto_promote: bool = False
-    phase: str = "preflight"
-    stage: int = -1
-    weight: int = 0
-    pending: int | None = None
-    served: float = 0.0
-    last_tick: float | None = None
-    healthy: bool = False
-    pods_ready: bool = False
-    paused: str | None = None
-    rollback: RollbackIntent | None = None
-    outcome: str | None = None
-    trackers: dict[str, Tracker] = field(default_factory=dict)
-    items: dict[str, ItemState] = field(default_factory=dict)
-
-    @property
-    def next_weight(self) -> int | None:
-        nxt = self.stage + 1
-        return self.plan.stages[nxt].weight if nxt < len(self.plan.stages) else None
-
-    @property
-    def target(self) -> float:
-        """Seconds of healthy observation the current phase needs."""
-        if self.phase == "validating":
-            return self.plan.validation
-        return self.plan.stages[self.stage].bake if self.stage >= 0 else 0.0
-
-
-def initial(plan: Plan) -> State:
-    return State(
-        plan=plan, trackers={s: Tracker(s) for s in plan.series()}, items={i.id: ItemState() for i in plan.items}
-    )
-
-
-# -- evolve: fold one event into the state --------------------------------------------
-
-
-def evolve(s: State, e: ev.Event) -> State:
-    match e:
-        case ev.SessionStarted():
-            return replace(s, session=e.session, operator=e.operator, roles=tuple(e.roles), auto_promote=e.auto_promote)
-        case ev.Samples():
-            return _samples(s, e)
-        case ev.StatusRead():
-            return replace(s, pods_ready=e.desired > 0 and e.ready >= e.desired)
-        case ev.CheckResult():
-            return _check(s, e)
-        case ev.ItemAttested():
-            return _item(s, e.item, ItemState("attested", e.operator, e.note, e.at))
-        case ev.ItemWaived():
-            return _item(s, e.item, ItemState("waived", e.operator, e.reason, e.at))
-        case ev.PromotionDecided():
-            return replace(s, phase="promoting", pending=e.to_weight)
-        case ev.PromoteFailed():
-            return replace(s, phase="preflight" if s.stage < 0 else "awaiting", pending=None)
-        case ev.Promoted():
-            return s if s.rollback else replace(s, weight=e.weight, pending=None)
-        case ev.StageStarted():
-            trackers = {k: new_stage(t) for k, t in s.trackers.items()}
-            if s.stage < 0:  # first canary traffic: no-data clocks start now
-                trackers = {
-                    k: replace(t, unknown_since=e.at if t.unknown_since is not None else None)
-                    for k, t in trackers.items()
-                }
-            # the poll before the promotion must not count toward the new weight
-            return replace(s, phase="baking", stage=e.stage, served=0.0, trackers=trackers, healthy=False)
-        case ev.BakeServed():
-            return replace(s, phase="awaiting")
-        case ev.ValidationStarted():
-            return replace(s, phase="validating", served=0.0, healthy=False)
-        case ev.RollbackDecided():
-            intent = RollbackIntent(e.reason, e.detail, e.key, e.by, e.evidence)
-            return replace(s, phase="rolling_back", rollback=intent, pending=None)
-        case ev.RollbackFailed():
-            return replace(s, rollback=replace(s.rollback, failures=s.rollback.failures + 1)) if s.rollback else s
-        case ev.RolledBack():
-            return replace(s, weight=e.weight)
-        case ev.Paused():
-            return replace(s, paused=e.reason)
-        case ev.Resumed():
-            return replace(s, paused=None)
-        case ev.Finished():
-            return replace(s, phase=e.outcome, outcome=e.outcome)
-    return s
-
-
-def _item(s: State, item_id: str, it: ItemState) -> State:
-    return replace(s, items={**s.items, item_id: it})
-
-
-def _check(s: State, e: ev.CheckResult) -> State:
-    """An item is ok once every one of its targets answered ok; failed if any did not."""
-    it = s.items.get(e.item, ItemState())
-    targets = {**it.targets, e.target: e.ok}
-    wanted = [t.strip() for t in (s.plan.item(e.item).target or "").split(",")]
-    done = all(t in targets for t in wanted)
-    status = "failed" if not all(targets.values()) else "ok" if done else "running"
-    note = e.detail if not e.ok else it.note if status == "running" else e.detail
-    return _item(s, e.item, ItemState(status, "ops", note, e.at, targets))
-
-
-def _samples(s: State, e: ev.Samples) -> State:
-    plan = s.plan
-    max_gap = 2 * plan.poll_interval
-    rules = plan.series()
-    trackers = dict(s.trackers)
-    for name, rule in rules.items():
-        trackers[name] = observe(
-            rule,
-            trackers[name],
-            e.at,
-            e.values.get(name),
-            max_gap=max_gap,
-            cap=plan.cumulative_cap,
-            poll=plan.poll_interval,
-        )
-    served = s.served
-    healthy = s.pods_ready and all(t.verdict == Verdict.OK for t in trackers.values())
-    if s.phase in ("baking", "validating") and s.last_tick is not None and s.healthy and healthy:
-        dt = e.at - s.last_tick
-        if 0 < dt <= max_gap:  # only time observed healthy at both ends counts
-            served += dt
-    return replace(s, trackers=trackers, served=served, last_tick=e.at, healthy=healthy)
-
-
-# -- what the operator may do now -------------------------------------------------------
-
-
-def is_admin(roles: tuple[str, ...] | list[str]) -> bool:
-    return "admin" in roles
-
-
-def open_items(s: State, phase: str) -> list[Item]:
-    """Items of `phase` that still need a check, an attestation or a waiver."""
-    wanted = ("ops", "manual")
-    return [
-        i
-        for i in s.plan.items
-        if i.phase == phase and i.handling in wanted and i.required and s.items[i.id].status not in DONE_ITEM
-    ]
-
-
-def promotion_blockers(s: State) -> list[str]:
-    """Why promotion is not allowed now; empty when it is."""
-    if s.phase in FINAL:
-        return [f"session {s.phase.replace('_', ' ')}"]
-    if s.rollback:
-        return ["rollback in progress"]
-    if s.phase == "promoting":
-        return [f"promotion to {s.pending}% in flight"]
-    if s.phase == "validating":
-        return [f"at 100%: validating, {format_duration(max(0.0, s.target - s.served))} left"]
-    out: list[str] = []
-    if s.phase == "preflight":
-        left = open_items(s, "preflight")
-        if left:
-            out.append(
-                f"pre-flight: {len(left)} open ({', '.join(i.id for i in left[:3])}{', …' if len(left) > 3 else ''})"
-            )
-        return out
-    if s.phase == "baking":
-        out.append(f"bake: {format_duration(max(0.0, s.target - s.served))} of {format_duration(s.target)} left")
-    left = open_items(s, "rollout")
-    if left:
-        out.append(f"attest first: {', '.join(i.id for i in left[:3])}")
-    if not s.pods_ready:
-        out.append("canary pods not ready")
-    if s.paused:
-        out.append(f"paused: {s.paused}")
-    bad = [t for t in s.trackers.values() if t.verdict != Verdict.OK]
-    if bad:
-        out.append(
-            "SLOs not green: " + ", ".join(f"{t.series} {t.verdict}" for t in bad[:3]) + (", …" if len(bad) > 3 else "")
-        )
-    return out
-
+from console.plan import format_duration
+from console.rules import Verdict, describe, evidence
+from console.state import (  # noqa: F401 - re-exported: the engine is the core's entry point
+    DONE_ITEM,
+    FINAL,
+    LIVE,
+    ItemState,
+    RollbackIntent,
+    State,
+    evolve,
+    initial,
+    is_admin,
+    open_items,
+    promote_key,
+    promotion_blockers,
+    rollback_key,
+)
 
 # -- decide: the rollout policy ---------------------------------------------------------
 
@@ -291,6 +97,14 @@ def _checks(s: State, phase: str) -> list[ev.Command]:
     return [ev.RunCheck(i.id, t.strip()) for i in items for t in (i.target or "").split(",")]
 
 
+def unanswered_checks(s: State) -> list[ev.RunCheck]:
+    """Checks of the current phase that were asked for but never answered (the console stopped)."""
+    phase = {"preflight": "preflight", "validating": "post"}.get(s.phase)
+    if phase is None:
+        return []
+    return [c for c in _checks(s, phase) if c.target not in s.items[c.item].targets]
+
+
 def _promotion(s: State, at: float, by: str) -> ev.PromotionDecided:
     to = s.next_weight
     healthy = {k: t.value for k, t in s.trackers.items()}
@@ -298,7 +112,7 @@ def _promotion(s: State, at: float, by: str) -> ev.PromotionDecided:
         at=at,
         from_weight=s.weight,
         to_weight=to,
-        key=f"{s.session}:promote:{to}",
+        key=promote_key(s.session, to),
         by=by,
         evidence={"served": round(s.served, 3), "values": healthy},
     )
@@ -346,7 +160,7 @@ def _denied(s: State, operator: str, action: str) -> str:
 
 
 def _rollback(s: State, at: float, reason: str, detail: str, by: str, evid: dict[str, Any]) -> ev.RollbackDecided:
-    return ev.RollbackDecided(at=at, reason=reason, detail=detail, key=f"{s.session}:rollback", by=by, evidence=evid)
+    return ev.RollbackDecided(at=at, reason=reason, detail=detail, key=rollback_key(s.session), by=by, evidence=evid)
 
 
 def _rule_changes(before: State, step: _Step, at: float) -> None:

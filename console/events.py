@@ -54,6 +54,16 @@ class SessionStarted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SessionResumed(Event):
+    """The console came back to an open session; `gap` session seconds were not observed."""
+
+    kind: ClassVar[str] = "session_resumed"
+    operator: str
+    roles: list[str]
+    gap: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class StatusRead(Event):
     """The ops API's canary status, recorded when it changes."""
 

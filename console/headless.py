@@ -35,6 +35,8 @@ def _text(e: ev.Event, s: State) -> str | None:  # noqa: C901 - one case per eve
             auto = ", auto-promote" if e.auto_promote else ""
             scen = f", scenario {e.scenario}" if e.scenario else ""
             return f"session {e.session} started by {e.operator} on {e.deployment} (plan {e.plan}{scen}{auto})"
+        case ev.SessionResumed():
+            return f"session resumed by {e.operator}: {format_duration(e.gap)} not observed, never counted healthy"
         case ev.CheckResult():
             verdict = "ok" if e.ok else "FAILED"
             return f"check {e.item} [{e.target}]: {verdict} — {e.detail}"

@@ -22,10 +22,11 @@ OnEvent = Callable[[ev.Event, State], None]
 class LiveSession:
     """Prepares a rollout (identity, store, session) and runs it until a final state."""
 
-    def __init__(self, prepare: Callable[[], Awaitable[Any]], *, db: Any, auto_promote: bool) -> None:
+    def __init__(self, prepare: Callable[[], Awaitable[Any]], *, db: Any, auto_promote: bool, **begin: Any) -> None:
         self._prepare = prepare
         self._db = db
         self._auto_promote = auto_promote
+        self._begin = begin
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task | None = None
@@ -65,19 +66,23 @@ class LiveSession:
             self._thread.join(timeout=5)
 
     async def _main(self, on_event: OnEvent, on_ready: Callable[[Any], None]) -> None:
-        from console.commands import start_session
+        from console.resume import begin
         from console.runner import Runner
 
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
         r = self.rollout = await self._prepare()
-        store, session, started, marks = start_session(r, self._db, self._auto_promote)
+        try:
+            store, session, starter = begin(r, self._db, self._auto_promote, **self._begin)
+        except BaseException:
+            await r.ops.aclose()
+            raise
         self.runner = Runner(
             plan=r.plan, store=store, ops=r.ops, metrics=r.metrics, clock=r.clock, session=session, listeners=[on_event]
         )
         on_ready(self)
         try:
-            await self.runner.start(started, marks)
+            await starter(self.runner)
             await self.runner.run()
         except asyncio.CancelledError:
             pass

@@ -107,6 +107,11 @@ def _no_run() -> dict[str, Any]:
     return {"run_start": None, "run_min": math.inf, "run_max": -math.inf, "run_count": 0, "recent": ()}
 
 
+def interrupt(tr: Tracker) -> Tracker:
+    """Observation stopped (the console was down): a breaching run must start again."""
+    return replace(tr, last_at=None, **_no_run())
+
+
 def new_stage(tr: Tracker) -> Tracker:
     """Start counting the cumulative cap afresh (a breaching run carries on)."""
     return replace(tr, stage_bad=0, stage_total=0)

@@ -67,6 +67,40 @@ class Runner:
         for e in before:
             await self.feed(e)
 
+    async def resume(self, records: list[tuple[str, float, dict]], resumed: ev.SessionResumed) -> None:
+        """Fold the log, record the resumption, reconcile with the ops API, carry out pending work.
+
+        The ops API holds the actual weight, the log holds the intent: a pending rollback goes
+        first; a promotion whose result was never stored is re-read from status and re-sent
+        (with the same idempotency key) only if the weight is not there.
+        """
+        for kind, at, payload in records:
+            self.state = engine.evolve(self.state, ev.from_record(kind, at, payload))
+        await self.feed(resumed)
+        try:
+            status: CanaryStatus | None = await self.ops.status()
+        except OpsError as exc:
+            log.warning("status read on resume failed: %s", exc)
+            status = None
+        if status is not None:
+            await self._status_event(status)
+        s = self.state
+        if s.outcome is not None:
+            return
+        if s.rollback:
+            if status is not None and (status.state == "rolled_back" or status.weight == 0):
+                await self.feed(ev.RolledBack(at=self.clock.now(), key=s.rollback.key, weight=status.weight))
+            else:
+                await self._execute(ev.Rollback(s.rollback.reason, s.rollback.detail, s.rollback.key))
+        elif s.phase == "promoting" and s.pending is not None:
+            key = engine.promote_key(s.session, s.pending)
+            if status is not None and status.weight == s.pending:
+                await self.feed(ev.Promoted(at=self.clock.now(), weight=s.pending, key=key))
+            else:
+                await self._execute(ev.Promote(s.pending, key))
+        for check in engine.unanswered_checks(self.state):
+            await self._execute(check)
+
     async def run(self) -> str:
         """Poll, decide and act until the session reaches a final state; return the outcome.
 
