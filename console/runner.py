@@ -21,6 +21,7 @@ from console.metrics import MetricsSource
 from console.ops import Ops
 from console.ops_models import CanaryStatus, OpsError
 from console.plan import Plan
+from sessions.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ class Runner:
         self._wake = asyncio.Event()
         self._status: tuple | None = None
         self.in_flight: str | None = None
+        self.trouble: str | None = None  # what keeps the runner from recording, for the operator
+        self.on_trouble: list[Callable[[str | None], None]] = []
+        self._backlog: list[ev.Event] = []
+        self._flushing = False
 
     # -- operator intents ---------------------------------------------------------------
 
@@ -137,18 +142,52 @@ class Runner:
         await self.feed(ev.Samples(at=self.clock.now(), values=values))
 
     async def feed(self, event: ev.Event) -> None:
-        """Decide on one event, commit it with its decisions, notify, then carry out the commands."""
+        """Decide on one event, commit it with its decisions, notify, then carry out the commands.
+
+        When the store cannot take the batch (locked past busy_timeout, disk full, I/O error)
+        nothing happens: no state change and no ops call without its committed intent. The
+        event waits in a backlog, the operator is told, and the next feed retries it first.
+        """
+        self._backlog.append(event)
+        if self._flushing:  # a command's result, fed while its decision is being carried out: next in line
+            return
+        self._flushing = True
+        try:
+            while self._backlog:
+                head = self._backlog.pop(0)
+                if not await self._commit(head):
+                    self._backlog.insert(0, head)
+                    return
+        finally:
+            self._flushing = False
+
+    async def _commit(self, event: ev.Event) -> bool:
         state, decisions, commands = engine.decide(self.state, event)
         batch = [event, *decisions]
-        self.store.append(self.session, [ev.to_record(e) for e in batch])
+        try:
+            self.store.append(self.session, [ev.to_record(e) for e in batch])
+            if state.outcome is not None:
+                self.store.close_session(self.session, state.outcome)
+        except StoreError as exc:
+            waiting = len(self._backlog) + 1
+            self._trouble(f"store unavailable, {waiting} event(s) waiting, no ops call until saved: {exc}")
+            return False
+        if self.trouble:
+            self._trouble(None)
         self.state = state
         for e in batch:
             for listener in self.listeners:
                 listener(e, state)
-        if state.outcome is not None:
-            self.store.close_session(self.session, state.outcome)
         for command in commands:
             await self._execute(command)
+        return True
+
+    def _trouble(self, message: str | None) -> None:
+        if message != self.trouble:
+            (log.error if message else log.info)("%s", message or "store available again")
+        self.trouble = message
+        for notify in self.on_trouble:
+            notify(message)
 
     async def _drain_intents(self) -> None:
         while self._intents:
