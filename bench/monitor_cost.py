@@ -1,7 +1,8 @@
 """Cost of monitoring: CPU of the process and terminal bytes per second, against a bare 1 Hz Sparkline app.
 
-Each program runs alone in its own tmux server (`-L`), in a 120x40 window with TERM=tmux-256color
-(256 colours). `tmux pipe-pane` appends everything the program writes to its terminal to a file.
+Each program runs alone in its own tmux server (socket in a temporary directory), in a 120x40
+window with TERM=tmux-256color (256 colours). `tmux pipe-pane` appends everything the program
+writes to its terminal to a file.
 After a warm-up, the bench reads the process's user+sys CPU ticks (/proc/PID/stat, all threads)
 and the file's size, waits, and reads both again.
 
@@ -42,12 +43,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # fields 14 and 15: utime, stime
 
 
-def tmux(sock: str, *args: str) -> str:
-    return subprocess.run(["tmux", "-L", sock, *args], check=True, capture_output=True, text=True).stdout.strip()
+def tmux(sock: Path, *args: str) -> str:
+    return subprocess.run(["tmux", "-S", str(sock), *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def measure(name: str, argv: list[str], tmp: Path, seconds: float, warmup: float) -> dict[str, float]:
-    sock, out = f"bench-{os.getpid()}-{name}", tmp / f"{name}.out"
+    sock, out = tmp / f"{name}.sock", tmp / f"{name}.out"
     out.touch()
     env = f"env -u COLORTERM -u NO_COLOR TERM=tmux-256color COLUMNS={COLS} LINES={ROWS}"
     command = f"exec {env} {shlex.join(argv)}"
@@ -61,7 +62,7 @@ def measure(name: str, argv: list[str], tmp: Path, seconds: float, warmup: float
         cpu1, bytes1, t1 = cpu_seconds(pid), out.stat().st_size, time.monotonic()
         screen = tmux(sock, "capture-pane", "-p", "-t", name)
     finally:
-        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+        subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True)
     if "Traceback" in screen or "error" in screen.splitlines()[-1:]:
         raise RuntimeError(f"{name} failed:\n{screen}")
     elapsed = t1 - t0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import tomllib
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,7 @@ from typing import Any
 
 from textual.app import App
 
+from console.guard import on_hangup
 from console.palette import SessionCommands
 from console.plan import Plan, load_plan
 from console.screen import MainScreen
@@ -41,10 +43,12 @@ class CanaryApp(App[int]):
         self.plan = plan
         self.readonly = readonly
         self.speed = speed
-
         self.main = screen(session, plan, readonly=readonly, speed=speed)
+        self.on_hangup: Callable[[], None] | None = None  # set by run_app: the terminal went away
 
     def on_mount(self) -> None:
+        if self.on_hangup is not None:
+            on_hangup(self.on_hangup, asyncio.get_running_loop())
         keymap = load_keymap()
         if keymap:
             self.set_keymap(keymap)
@@ -81,10 +85,28 @@ def run_app(args: argparse.Namespace, prepare: Callable[[], Awaitable[Any]]) -> 
     from console.live import LiveSession
 
     plan = load_plan(args.plan)
-    session = LiveSession(prepare, db=args.db, auto_promote=args.auto_promote, new=args.new, session_id=args.resume_id)
+    session = LiveSession(
+        prepare,
+        db=args.db,
+        auto_promote=args.auto_promote,
+        new=args.new,
+        session_id=args.resume_id,
+        take_over=args.take_over,
+    )
     speed = getattr(args, "speed", None)
     app = CanaryApp(session, plan, readonly=getattr(args, "readonly", False), speed=speed)
+    hung_up = []
+
+    def hangup() -> None:  # in the main thread, between two steps of the app's event loop
+        hung_up.append(True)
+        app.exit()
+
+    app.on_hangup = hangup
     code = app.run(mouse=False)
+    if hung_up:
+        session.wait()  # no terminal: the runner guards the session to its end, headless
+        outcome = session.runner.state.outcome if session.runner else None
+        return OUTCOME_CODES.get(outcome or "", 1)
     session.stop()
     if app.return_code:
         return app.return_code

@@ -43,7 +43,7 @@ class _Rollback:
 
 
 def moment(at: float, weight: int, stage_start: float | None) -> str:
-    """ "50% +1h17m12s (7m12s into the stage)"."""
+    """Where and when, e.g. "50% +1h17m12s (7m12s into the stage)"."""
     into = f" ({format_duration(at - stage_start)} into the stage)" if stage_start is not None else ""
     return f"{weight}% +{format_duration(at)}{into}"
 
@@ -109,7 +109,7 @@ def _restart_unknown(t: Tracker, at: float) -> Tracker:
 
 
 def _gate(
-    e: ev.PromotionDecided, rules: dict, trackers: dict[str, Tracker], weight: int, stage_start
+    e: ev.PromotionDecided, rules: dict[str, Rule], trackers: dict[str, Tracker], weight: int, stage_start: float | None
 ) -> list[Difference]:
     bad = [t for t in trackers.values() if t.verdict != Verdict.OK]
     if not bad:

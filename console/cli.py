@@ -47,6 +47,7 @@ def _rollout_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--auto-promote", action="store_true", help="promote as soon as a bake is served and SLOs are green")
     p.add_argument("--readonly", action="store_true", help="watch only: no promote, rollback, attest or waive")
     p.add_argument("--new", action="store_true", help="abort the deployment's open session and start a new one")
+    p.add_argument("--take-over", metavar="ID", help="take over session ID whose driver stopped heartbeating")
     p.add_argument("--attest", action="append", default=[], metavar="ITEM[=NOTE]", help="attest a manual item")
     p.add_argument("--attest-all", metavar="NOTE", help="attest every manual item with this note")
     p.set_defaults(resume_id=None)
@@ -106,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", parents=[common], help="resume an open session after a crash (same command line)")
     resume.add_argument("id", nargs="?", help="session id or unique prefix (default: the newest open session)")
     resume.add_argument("--headless", action="store_true", help="no screen: one line per event on stdout")
+    resume.add_argument("--take-over", action="store_true", help="take it over if its driver stopped heartbeating")
+
+    attach = sub.add_parser(
+        "attach", parents=[common], help="open a live session from any terminal (admins get control)"
+    )
+    attach.add_argument("id", nargs="?", help="session id or unique prefix (default: the newest open session)")
+    attach.add_argument("--readonly", action="store_true", help="watch only")
 
     sessions = sub.add_parser("sessions", parents=[common], help="list past and open sessions")
     sessions.add_argument("--json", action="store_true", help="JSON output")

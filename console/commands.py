@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "resume":
         from console.resume import resume_args
 
-        args = resume_args(args.db, args.id, args.headless)
+        args = resume_args(args.db, args.id, args.headless, args.take_over)
     match args.command:
         case "demo":
             return demo(args)
@@ -35,6 +37,10 @@ def dispatch(args: argparse.Namespace) -> int:
             return run(args)
         case "sim":
             return sim(args)
+        case "attach":
+            from console.attach import attach
+
+            return attach(args)
         case "sessions":
             return list_sessions(args)
         case "audit":
@@ -76,9 +82,10 @@ class Rollout:
 
 
 def open_store(args: argparse.Namespace) -> Any:
+    from sessions.anchor import Anchor
     from sessions.store import EventStore
 
-    return EventStore(args.db or default_db())
+    return EventStore(args.db or default_db(), Anchor())
 
 
 def attestations(plan: Plan, args: argparse.Namespace, *, demo: bool) -> list[tuple[str, str]]:
@@ -150,7 +157,7 @@ def demo(args: argparse.Namespace) -> int:
         operator, roles = operator_name(who["user"]), list(who["roles"])
         return Rollout(plan, ops, metrics, clock, operator, roles, marks, args.scenario, meta, model)
 
-    return drive(args, prepare)
+    return drive(args, prepare, plan, args.scenario)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -187,12 +194,17 @@ def run(args: argparse.Namespace) -> int:
         }
         return Rollout(plan, ops, metrics, RealClock(), operator_name(who.user), list(who.roles), marks, meta=meta)
 
-    return drive(args, prepare)
+    return drive(args, prepare, plan)
 
 
-def drive(args: argparse.Namespace, prepare: Callable[[], Awaitable[Rollout]]) -> int:
+def drive(args: argparse.Namespace, prepare: Callable[[], Awaitable[Rollout]], plan: Plan, scenario: str = "") -> int:
     if args.headless:
         return asyncio.run(_drive_headless(args, prepare))
+    from console.attach import live_driver, watch
+
+    driven = live_driver(Path(args.db or default_db()), plan, scenario) if not args.resume_id else None
+    if driven is not None:  # one driver per deployment: this console watches
+        return watch(args, plan, driven[0])
     from console.app import run_app
 
     return run_app(args, prepare)
@@ -203,26 +215,37 @@ def _plan_path(args: argparse.Namespace) -> str | None:
 
 
 async def _drive_headless(args: argparse.Namespace, prepare: Callable[[], Awaitable[Rollout]]) -> int:
+    from console.guard import Guard, on_hangup
     from console.headless import Printer
     from console.runner import Runner
 
+    warn = logging.StreamHandler(sys.stderr)  # headless, the operator sees warnings (one line each)
+    warn.setLevel(logging.WARNING)
+    warn.setFormatter(logging.Formatter("canary-console: warning: %(message)s"))
+    logging.getLogger("console").addHandler(warn)
     r = await prepare()
     try:
-        store, session, starter = begin(r, args.db, args.auto_promote, new=args.new, session_id=args.resume_id)
+        b = begin(r, args.db, args.auto_promote, new=args.new, session_id=args.resume_id, take_over=args.take_over)
     except BaseException:
         await r.ops.aclose()
         raise
+    printer = Printer()
     runner = Runner(
-        plan=r.plan, store=store, ops=r.ops, metrics=r.metrics, clock=r.clock, session=session, listeners=[Printer()]
+        plan=r.plan, store=b.store, ops=r.ops, metrics=r.metrics, clock=r.clock, session=b.session, listeners=[printer]
     )
     runner.listeners.append(lambda e, s: _no_operator(runner, e, s))
+    runner.on_trouble.append(printer.trouble)
+    on_hangup(lambda: None)  # the terminal went away: keep guarding, print to nowhere
     try:
-        await starter(runner)
-        outcome = await runner.run()
+        async with Guard(b.control, runner, b.session):
+            await b.starter(runner)
+            outcome = await runner.run()
     finally:
         await r.ops.aclose()
         await r.metrics.aclose()
-        store.close()
+        b.store.close()
+    if runner.stopped:
+        raise UsageError(f"stopped: {runner.stopped}; session {b.session} stays open")
     return 0 if outcome == "succeeded" else 1
 
 
@@ -338,7 +361,7 @@ def audit_verify(args: argparse.Namespace) -> int:
     bad = [r for r in results if not r.ok]
     for r in results:
         if r.ok:
-            print(f"{r.session}: ok")
+            print(f"{r.session}: {r.reason}")  # "ok", or "ok (no anchor …)" for a log older than anchors
         else:
             print(f"{r.session}: TAMPERED at seq {r.bad_seq}: {r.reason}")
     if not results:

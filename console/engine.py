@@ -151,11 +151,16 @@ def _on_rollback_request(step: _Step, e: ev.RollbackRequested, at: float) -> Non
 
 
 def _denied(s: State, operator: str, action: str) -> str:
-    """Why `operator` may not `action` in this session, or "" when they may."""
-    if operator != s.operator:
-        return f"{operator} does not drive this session: only {s.operator} may {action}"
-    if not is_admin(s.roles):
-        return f"{action} needs the admin role from whoami (has: {', '.join(s.roles) or 'none'})"
+    """Why `operator` may not `action` in this session, or "" when they may.
+
+    Roles are only ever those the ops API's whoami gave when the operator started,
+    resumed or attached to the session: never the environment or the command line.
+    """
+    if operator not in s.operators:
+        return f"{operator} has not joined this session (driven by {s.operator}): attach first"
+    roles = s.operators[operator]
+    if not is_admin(roles):
+        return f"{action} needs the admin role from whoami ({operator} has: {', '.join(roles) or 'none'})"
     return ""
 
 

@@ -64,6 +64,25 @@ class SessionResumed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OperatorJoined(Event):
+    """An operator attached a console to the session; roles are from the ops API's whoami."""
+
+    kind: ClassVar[str] = "operator_joined"
+    operator: str
+    roles: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriverChanged(Event):
+    """Another process took over the session's driver lock (a stale heartbeat, typed confirmation)."""
+
+    kind: ClassVar[str] = "driver_changed"
+    operator: str
+    previous: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class StatusRead(Event):
     """The ops API's canary status, recorded when it changes."""
 

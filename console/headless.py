@@ -37,6 +37,10 @@ def _text(e: ev.Event, s: State) -> str | None:  # noqa: C901 - one case per eve
             return f"session {e.session} started by {e.operator} on {e.deployment} (plan {e.plan}{scen}{auto})"
         case ev.SessionResumed():
             return f"session resumed by {e.operator}: {format_duration(e.gap)} not observed, never counted healthy"
+        case ev.OperatorJoined():
+            return f"{e.operator} attached ({', '.join(e.roles) or 'no roles'})"
+        case ev.DriverChanged():
+            return f"driver changed to {e.operator}: {e.reason}"
         case ev.CheckResult():
             verdict = "ok" if e.ok else "FAILED"
             return f"check {e.item} [{e.target}]: {verdict} — {e.detail}"
@@ -91,12 +95,24 @@ def _evidence(evidence: dict, s: State) -> str:
 
 
 class Printer:
-    """A runner listener printing one line per event."""
+    """A runner listener printing one line per event, and one when store trouble starts and ends."""
 
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out
+        self._trouble = False
 
     def __call__(self, e: ev.Event, s: State) -> None:
         text = line(e, s)
         if text is not None:
-            print(text, file=self.out or sys.stdout, flush=True)
+            self._print(text)
+
+    def trouble(self, message: str | None) -> None:
+        """A `Runner.on_trouble` listener: the retries in between (same trouble) print nothing."""
+        if message and not self._trouble:
+            self._print(f"STORE TROUBLE: {_clean(message)}; retrying")
+        elif not message and self._trouble:
+            self._print("store available again: the waiting events are saved")
+        self._trouble = bool(message)
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out or sys.stdout, flush=True)

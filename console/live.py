@@ -66,6 +66,7 @@ class LiveSession:
             self._thread.join(timeout=5)
 
     async def _main(self, on_event: OnEvent, on_ready: Callable[[Any], None]) -> None:
+        from console.guard import Guard
         from console.resume import begin
         from console.runner import Runner
 
@@ -73,20 +74,32 @@ class LiveSession:
         self._task = asyncio.current_task()
         r = self.rollout = await self._prepare()
         try:
-            store, session, starter = begin(r, self._db, self._auto_promote, **self._begin)
+            b = begin(r, self._db, self._auto_promote, **self._begin)
         except BaseException:
             await r.ops.aclose()
             raise
         self.runner = Runner(
-            plan=r.plan, store=store, ops=r.ops, metrics=r.metrics, clock=r.clock, session=session, listeners=[on_event]
+            plan=r.plan,
+            store=b.store,
+            ops=r.ops,
+            metrics=r.metrics,
+            clock=r.clock,
+            session=b.session,
+            listeners=[on_event],
         )
         on_ready(self)
         try:
-            await starter(self.runner)
-            await self.runner.run()
+            async with Guard(b.control, self.runner, b.session):
+                await b.starter(self.runner)
+                await self.runner.run()
         except asyncio.CancelledError:
             pass
         finally:
             await r.ops.aclose()
             await r.metrics.aclose()
-            store.close()
+            b.store.close()
+
+    def wait(self) -> None:
+        """Block until the runner is done (the terminal went away: the guard carries on)."""
+        if self._thread is not None:
+            self._thread.join()

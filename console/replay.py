@@ -9,11 +9,15 @@ paused. `ReplaySession` is what the screen reads from; it never carries out an i
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
+import sqlite3
+import threading
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,22 +36,33 @@ _TIME = re.compile(r"([+-]?)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
 class Timeline:
-    """The events of one session, the state after each, and the indexes to show any moment fast."""
+    """The events of one session, the state after each, and the indexes to show any moment fast.
+
+    States are folded on demand (`fold`), so the first moment shows before the whole log is
+    folded; a worker folds the rest in the background. `fold` is thread-safe.
+    """
 
     def __init__(self, plan: Plan, events: list[ev.Event]) -> None:
         self.events = events
         self.ats = [e.at for e in events]
         self.first = initial(plan)
         self.states: list[State] = []
-        s = self.first
-        for e in events:
-            s = evolve(s, e)
-            self.states.append(s)
+        self._lock = threading.Lock()
         self.samples = [i for i, e in enumerate(events) if isinstance(e, ev.Samples)]
         self.others = [i for i, e in enumerate(events) if not isinstance(e, ev.Samples)]
         self.times = sorted(set(self.ats))
         self.start = self.times[0] if self.times else 0.0
         self.end = self.times[-1] if self.times else 0.0
+
+    def fold(self, n: int) -> None:
+        """Fold the first `n` events, if not done yet."""
+        if n <= len(self.states):
+            return
+        with self._lock:
+            s = self.states[-1] if self.states else self.first
+            for e in self.events[len(self.states) : n]:
+                s = evolve(s, e)
+                self.states.append(s)
 
     def count(self, t: float) -> int:
         """How many events happened at or before `t`."""
@@ -55,11 +70,13 @@ class Timeline:
 
     def state(self, n: int) -> State:
         """The state after the first `n` events."""
+        self.fold(n)
         return self.states[n - 1] if n else self.first
 
     def rebuild(self, n: int) -> list[int]:
         """The events (indexes) that rebuild the view after the first `n`: every event that is not
-        a sample, and the samples the view's history keeps (the newest HISTORY)."""
+        a sample, and the samples the view's history keeps (the newest HISTORY); folded up to `n`."""
+        self.fold(n)
         k = bisect_left(self.samples, n)
         first = self.samples[max(0, k - HISTORY)] if k else n
         return self.others[: bisect_left(self.others, first)] + list(range(first, n))
@@ -162,40 +179,56 @@ class ReplaySession:
         return None
 
     def load(self) -> Loaded:
-        """Read and fold the session (slow: run it in a thread, after the first frame)."""
-        from sessions.errors import StoreError
-        from sessions.store import EventStore
-
-        if not self.db.exists():
-            raise StoreError(f"no session store at {self.db}")
-        store = EventStore(self.db)
-        try:
-            session = store.resolve(self.id_or_prefix)
-            info = store.session(session)
-            rows = store.events(session)
-        finally:
-            store.close()
-        events = [ev.from_record(r.kind, r.at, r.payload) for r in rows if r.kind in ev.EVENT_TYPES]
+        """Read and fold the session (run it in a thread, after the first frame)."""
+        info, rows = read_log(self.db, self.id_or_prefix)
+        events = [
+            ev.from_record(kind, at, json.loads(payload)) for _, at, kind, payload in rows if kind in ev.EVENT_TYPES
+        ]
         skipped = len(rows) - len(events)
-        plan, note = pick_plan(info, self.plan_path)
+        plan, note = pick_plan(info["plan"], json.loads(info["meta"]), self.plan_path)
         if skipped:
             note = "; ".join(filter(None, [note, f"{skipped} events of unknown kinds not shown"]))
-        wall = datetime.fromisoformat(rows[0].wall).timestamp() - rows[0].at if rows else time.time()
-        return Loaded(session, plan, Timeline(plan, events), wall, note)
+        wall = datetime.fromisoformat(rows[0][0]).timestamp() - rows[0][1] if rows else time.time()
+        return Loaded(info["id"], plan, Timeline(plan, events), wall, note)
 
 
-def pick_plan(info: Any, plan_path: Path | None) -> tuple[Plan, str]:
+def read_log(db: Path, id_or_prefix: str) -> tuple[sqlite3.Row, list[tuple[str, float, str, str]]]:
+    """The session row and its events' (wall, at, kind, payload), read-only with the standard library:
+    importing sqlmodel (sessions.store) costs more than reading a 2-hour log."""
+    from sessions.errors import StoreError
+
+    if not db.is_file():
+        raise StoreError(f"no session store at {db}")
+    try:
+        with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
+            conn.row_factory = sqlite3.Row
+            found = conn.execute(
+                "SELECT id, plan, meta FROM session WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id != ? LIMIT 2",
+                (id_or_prefix, re.sub(r"([%_\\])", r"\\\1", id_or_prefix) + "%", id_or_prefix),
+            ).fetchall()
+            if not id_or_prefix or not found:
+                raise StoreError(f"no session matches {id_or_prefix}")
+            if len(found) > 1 and found[0]["id"] != id_or_prefix:
+                raise StoreError(f"{id_or_prefix} is ambiguous")
+            rows = conn.execute(
+                "SELECT wall, at, kind, payload FROM event WHERE session_id = ? ORDER BY seq", (found[0]["id"],)
+            ).fetchall()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read sessions from {db}: {exc}") from None
+    return found[0], [tuple(r) for r in rows]
+
+
+def pick_plan(name: str, meta: dict[str, Any], plan_path: Path | None) -> tuple[Plan, str]:
     """The plan to fold with: --plan, else the plan file the session recorded, else the default plan."""
     if plan_path is not None:
         plan = load_plan(plan_path)
-        mismatch = plan.name != info.plan
-        return plan, f"the session used plan {info.plan!r}; shown with {plan.name!r}" if mismatch else ""
-    if info.plan == default_plan().name:
+        return plan, f"the session used plan {name!r}; shown with {plan.name!r}" if plan.name != name else ""
+    if name == default_plan().name:
         return default_plan(), ""
-    recorded = info.meta.get("plan") or info.meta.get("plan_path")
+    recorded = meta.get("plan") or meta.get("plan_path")
     if recorded and Path(recorded).is_file():
         return load_plan(recorded), ""
-    return default_plan(), f"plan {info.plan!r} not found: shown with the default plan (give --plan FILE)"
+    return default_plan(), f"plan {name!r} not found: shown with the default plan (give --plan FILE)"
 
 
 def replay(args: argparse.Namespace) -> int:

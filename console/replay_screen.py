@@ -23,6 +23,7 @@ from widgets.replaybar import ReplayBar, ReplayInfo
 
 TICK = 0.25  # seconds between frames while playing
 FAR = 2 * view.HISTORY  # a jump forward past this many events is a rebuild
+FOLD_CHUNK = 256  # events folded at a time in the background (the screen may fold in between)
 
 
 class ReplayScreen(MainScreen):
@@ -49,19 +50,17 @@ class ReplayScreen(MainScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self._timer = self.set_interval(TICK, self._tick, pause=True)
-        self._load()
+        self.call_after_refresh(self._load)  # after the first frame: reading and folding compete for the GIL
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="replay-load")
     def _load(self) -> Loaded:
         return self.session.load()
 
     @on(Worker.StateChanged)
-    def _loaded(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "replay-load":
-            return
+    def _worker_done(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.app.exit(return_code=2, message=f"canary-console: error: {event.worker.error}")
-        elif event.state == WorkerState.SUCCESS:
+        elif event.state == WorkerState.SUCCESS and event.worker.group == "replay-load":
             self.open(event.worker.result)
 
     def open(self, loaded: Loaded) -> None:
@@ -73,9 +72,18 @@ class ReplayScreen(MainScreen):
             self.notify(loaded.note, severity="warning")
         self.rebuild(t.count(t.start))
         self.repaint()
+        self.refresh_bindings()  # the replay keys are allowed now
         self.show_playback()
         if self.session.playback.playing:
             self._timer.resume()
+        self._fold_rest()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="replay-fold")
+    def _fold_rest(self) -> None:
+        """Fold the rest of the log in chunks, so that seeking later is a lookup."""
+        t = self.timeline
+        for n in range(FOLD_CHUNK, len(t.events) + FOLD_CHUNK, FOLD_CHUNK):
+            t.fold(n)
 
     # -- moving in time ------------------------------------------------------------------------
 
@@ -97,6 +105,7 @@ class ReplayScreen(MainScreen):
         if n < self.shown or n - self.shown > FAR:
             self.rebuild(n)
         else:
+            self.timeline.fold(n)
             for i in range(self.shown, n):
                 self._on_session_event(SessionEvent(self.timeline.events[i], self.timeline.states[i]))
             self.state, self.shown = self.timeline.state(n), n

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,15 +27,56 @@ def open_session_for(store: Any, deployment: str, scenario: str = "") -> Any:
     )
 
 
-def begin(r: Any, db: Any, auto_promote: bool, *, new: bool = False, session_id: str | None = None) -> tuple:
+class DrivenElsewhere(UsageError):
+    """The deployment's open session has a live driver: this console may only watch."""
+
+    def __init__(self, session: str, holder: Any) -> None:
+        self.session, self.holder = session, holder
+        super().__init__(
+            f"session {session} is driven by {holder.describe()}; watch or help with: canary-console attach {session}"
+        )
+
+
+class StaleDriver(UsageError):
+    """The open session's driver stopped heartbeating: taking over needs a typed confirmation."""
+
+    def __init__(self, session: str, holder: Any) -> None:
+        self.session, self.holder = session, holder
+        super().__init__(
+            f"session {session} was driven by {holder.describe()}; take it over with --take-over {session}"
+        )
+
+
+@dataclass
+class Begun:
+    store: Any
+    control: Any
+    session: str
+    starter: Starter
+
+
+def begin(
+    r: Any,
+    db: Any,
+    auto_promote: bool,
+    *,
+    new: bool = False,
+    session_id: str | None = None,
+    take_over: str | None = None,
+) -> Begun:
     """Open the store; resume `session_id` or the deployment's open session, else start one.
 
-    Returns (store, session id, starter) where `await starter(runner)` starts or resumes it.
+    The driver lock is taken first: a session with a live driver is never driven twice, and
+    one whose driver went quiet is taken over only when `take_over` names it (audited).
     """
+    from console.guard import me
+    from sessions.anchor import Anchor
+    from sessions.control import Control
     from sessions.store import EventStore
 
-    store = EventStore(db or default_db())
+    store = EventStore(db or default_db(), Anchor())
     try:
+        control = Control(store)
         found = (
             store.session(store.resolve(session_id))
             if session_id
@@ -42,18 +84,32 @@ def begin(r: Any, db: Any, auto_promote: bool, *, new: bool = False, session_id:
         )
         if found is not None and not found.is_open:
             raise UsageError(f"session {found.id} is finished ({found.outcome}); nothing to resume")
+        host, pid = me()
+        if found is not None:
+            before = control.driver(found.id)
+            holder = control.acquire(found.id, r.operator, host, pid, take_over=take_over == found.id)
+            if holder is not None and not holder.stale():
+                raise DrivenElsewhere(found.id, holder)
+            if holder is not None:
+                raise StaleDriver(found.id, holder)
+            note = ""
+            if before is not None and (before.host, before.pid) != (host, pid):
+                why = "its process is gone" if before.gone() else "it stopped heartbeating (typed --take-over)"
+                note = f"took over from {before.describe()}: {why}"
         if found is not None and new:
             _supersede(store, found.id)
+            control.release(found.id, host, pid)
             found = None
         if found is not None:
-            return store, found.id, _resumer(store, found, r)
+            return Begun(store, control, found.id, _resumer(store, found, r, note))
         session = store.open_session(
             deployment=r.plan.deployment, scenario=r.scenario, plan=r.plan.name, operator=r.operator, meta=r.meta
         )
+        control.acquire(session, r.operator, host, pid)
     except BaseException:
         store.close()
         raise
-    return store, session, _starter(session, r, auto_promote)
+    return Begun(store, control, session, _starter(session, r, auto_promote))
 
 
 def _starter(session: str, r: Any, auto_promote: bool) -> Starter:
@@ -77,7 +133,7 @@ def _starter(session: str, r: Any, auto_promote: bool) -> Starter:
     return start
 
 
-def _resumer(store: Any, info: Any, r: Any) -> Starter:
+def _resumer(store: Any, info: Any, r: Any, took_over: str = "") -> Starter:
     rows = store.events(info.id)
     records = [(row.kind, row.at, row.payload) for row in rows]
     last_at = rows[-1].at if rows else 0.0
@@ -91,9 +147,10 @@ def _resumer(store: Any, info: Any, r: Any) -> Starter:
             elif kind == "rolled_back":
                 r.sim.rollback("resume", "", at)
     resumed = ev.SessionResumed(at=r.clock.now(), operator=r.operator, roles=r.roles, gap=round(gap, 3))
+    changed = ev.DriverChanged(at=r.clock.now(), operator=r.operator, previous=info.operator, reason=took_over)
 
     async def resume(runner: Any) -> None:
-        await runner.resume(records, resumed)
+        await runner.resume(records, resumed, [changed] if took_over else [])
 
     return resume
 
@@ -106,7 +163,7 @@ def _supersede(store: Any, session: str) -> None:
     store.close_session(session, "aborted")
 
 
-def resume_args(store_db: Any, session_id: str | None, headless: bool) -> argparse.Namespace:
+def resume_args(store_db: Any, session_id: str | None, headless: bool, take_over: bool) -> argparse.Namespace:
     """The command line a session was started with, from its stored meta."""
     from sessions.store import EventStore
 
@@ -131,6 +188,7 @@ def resume_args(store_db: Any, session_id: str | None, headless: bool) -> argpar
         db=store_db,
         headless=headless,
         resume_id=info.id,
+        take_over=info.id if take_over else None,
         new=False,
         readonly=False,
         attest=[],

@@ -56,8 +56,16 @@ class Runner:
         self.on_trouble: list[Callable[[str | None], None]] = []
         self._backlog: list[ev.Event] = []
         self._flushing = False
+        self._saved: ev.Event | None = None  # the last event whose batch is in the log
+        self.may_act: Callable[[], bool] = lambda: True  # the guard: does this process still drive the session?
+        self.stopped: str | None = None
 
     # -- operator intents ---------------------------------------------------------------
+
+    def stop(self, reason: str) -> None:
+        """Stop polling and acting (the session stays open for its new driver)."""
+        self.stopped = reason
+        self._wake.set()
 
     def submit(self, event: ev.Event) -> None:
         """Queue an operator intent; it is logged and decided on at once."""
@@ -72,7 +80,9 @@ class Runner:
         for e in before:
             await self.feed(e)
 
-    async def resume(self, records: list[tuple[str, float, dict]], resumed: ev.SessionResumed) -> None:
+    async def resume(
+        self, records: list[tuple[str, float, dict]], resumed: ev.SessionResumed, before: list[ev.Event] = ()
+    ) -> None:
         """Fold the log, record the resumption, reconcile with the ops API, carry out pending work.
 
         The ops API holds the actual weight, the log holds the intent: a pending rollback goes
@@ -81,6 +91,8 @@ class Runner:
         """
         for kind, at, payload in records:
             self.state = engine.evolve(self.state, ev.from_record(kind, at, payload))
+        for e in before:
+            await self.feed(e)
         await self.feed(resumed)
         try:
             status: CanaryStatus | None = await self.ops.status()
@@ -113,13 +125,13 @@ class Runner:
         not bring the next poll forward (the cumulative cap counts samples).
         """
         next_poll = self.clock.now()
-        while self.state.outcome is None:
+        while self.state.outcome is None and self.stopped is None:
             await self._drain_intents()
             if self.state.outcome is None and self.clock.now() >= next_poll - 1e-9:
                 await self.tick()
                 next_poll = max(next_poll + self.plan.poll_interval, self.clock.now())
                 await self._drain_intents()
-            if self.state.outcome is not None:
+            if self.state.outcome is not None or self.stopped is not None:
                 break
             self._wake.clear()
             if not self._intents:
@@ -158,6 +170,9 @@ class Runner:
                 if not await self._commit(head):
                     self._backlog.insert(0, head)
                     return
+                if self.state.outcome is not None and self._backlog:  # polled while the end waited to be saved
+                    log.info("session over: %d later event(s) not recorded", len(self._backlog))
+                    self._backlog.clear()
         finally:
             self._flushing = False
 
@@ -165,7 +180,9 @@ class Runner:
         state, decisions, commands = engine.decide(self.state, event)
         batch = [event, *decisions]
         try:
-            self.store.append(self.session, [ev.to_record(e) for e in batch])
+            if event is not self._saved:  # else a retry after the close failed: the batch is in the log
+                self.store.append(self.session, [ev.to_record(e) for e in batch])
+                self._saved = event
             if state.outcome is not None:
                 self.store.close_session(self.session, state.outcome)
         except StoreError as exc:
@@ -216,6 +233,8 @@ class Runner:
         match command:
             case ev.RunCheck(item, target):
                 await self.feed(await self._check(item, target))
+            case ev.Promote() | ev.Rollback() if not self.may_act():
+                log.error("not carrying out %s: this process no longer drives the session", command)
             case ev.Promote(weight, key):
                 self.in_flight = f"promote to {weight}%"
                 try:

@@ -78,11 +78,13 @@ class MainScreen(Screen):
         self.paused = False
         self._dirty = False
         self._pane = 1
+        self._allowed: tuple[bool, bool] | None = None
         self.wall_start = time.time() - session.now()
 
     def compose(self) -> ComposeResult:
         yield SessionHeader(id="header")
         yield Banner(id="banner")
+        yield Banner(id="driver")
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield ChecklistTable(id="checklist")
@@ -106,6 +108,20 @@ class MainScreen(Screen):
         self.query_one("#rollback").display = not self.readonly
         self.repaint()
         self.query_one("#slos").focus()
+        # after the first frame: the runner thread's imports (sqlmodel, httpx) must not delay it
+        self.call_after_refresh(self._start_session)
+        if hasattr(self.session, "banner"):  # attached to a session another process drives
+            self.set_interval(2.0, self._driver_banner)
+
+    def _driver_banner(self) -> None:
+        text = self.session.banner
+        banner = self.query_one("#driver", Banner)
+        if text:
+            banner.show(text, "warning")
+        else:
+            banner.hide()
+
+    def _start_session(self) -> None:
         self.session.start(self._from_runner, lambda _s: None, lambda exc: self.post_message(SessionFailed(exc)))
 
     # -- events from the runner ---------------------------------------------------------------
@@ -124,14 +140,14 @@ class MainScreen(Screen):
             level = "decision" if "decided" in e.kind else "alert" if alert else "info"
             self.query_one(EventLog).add(text, level)
         if isinstance(e, ev.RollbackDecided):
-            self.query_one(Banner).show(f"ROLLING BACK ({e.reason}, by {e.by}): {e.detail}", "error")
+            self.query_one("#banner", Banner).show(f"ROLLING BACK ({e.reason}, by {e.by}): {e.detail}", "error")
         elif isinstance(e, ev.Finished):
             level = "success" if e.outcome == "succeeded" else "error"
-            self.query_one(Banner).show(f"{e.outcome.replace('_', ' ').upper()}: {e.detail}", level)
+            self.query_one("#banner", Banner).show(f"{e.outcome.replace('_', ' ').upper()}: {e.detail}", level)
         elif isinstance(e, ev.Paused):
-            self.query_one(Banner).show(f"PAUSED: {e.reason}", "warning")
+            self.query_one("#banner", Banner).show(f"PAUSED: {e.reason}", "warning")
         elif isinstance(e, ev.Resumed):
-            self.query_one(Banner).hide()
+            self.query_one("#banner", Banner).hide()
         if not self._dirty:
             self._dirty = True
             self.set_timer(0.1, self._repaint_later)
@@ -183,7 +199,10 @@ class MainScreen(Screen):
         button = self.query_one("#rollback", Button)
         button.disabled = not controls.can_rollback
         button.tooltip = controls.rollback_reason or None
-        self.refresh_bindings()
+        allowed = (controls.can_promote, controls.can_rollback)
+        if allowed != self._allowed:  # the footer recomposes on every refresh_bindings: only when it changed
+            self._allowed = allowed
+            self.refresh_bindings()
 
     # -- what the operator may do -----------------------------------------------------------
 

@@ -43,6 +43,7 @@ class State:
     session: str = ""
     operator: str = ""
     roles: tuple[str, ...] = ()
+    operators: dict[str, tuple[str, ...]] = field(default_factory=dict)  # who joined, with whoami roles
     auto_promote: bool = False
     phase: str = "preflight"
     stage: int = -1
@@ -83,14 +84,25 @@ def initial(plan: Plan) -> State:
 def evolve(s: State, e: ev.Event) -> State:
     match e:
         case ev.SessionStarted():
-            return replace(s, session=e.session, operator=e.operator, roles=tuple(e.roles), auto_promote=e.auto_promote)
+            who = {e.operator: tuple(e.roles)}
+            return replace(
+                s,
+                session=e.session,
+                operator=e.operator,
+                roles=tuple(e.roles),
+                auto_promote=e.auto_promote,
+                operators=who,
+            )
+        case ev.OperatorJoined():
+            return replace(s, operators={**s.operators, e.operator: tuple(e.roles)})
         case ev.Samples():
             return _samples(s, e)
         case ev.SessionResumed():
             # time the console did not observe is never healthy, and never completes a breach
             trackers = {k: interrupt(t) for k, t in s.trackers.items()}
             who = {"operator": e.operator, "roles": tuple(e.roles)}  # whoever resumes drives from now on
-            return replace(s, healthy=False, last_tick=None, trackers=trackers, **who)
+            joined = {**s.operators, e.operator: tuple(e.roles)}
+            return replace(s, healthy=False, last_tick=None, trackers=trackers, operators=joined, **who)
         case ev.StatusRead():
             return replace(s, pods_ready=e.desired > 0 and e.ready >= e.desired)
         case ev.CheckResult():

@@ -233,7 +233,7 @@ def _item(plan: Plan, f: _Fold, item: Item, polls: list[Poll]) -> dict[str, Any]
         if seen:
             name = max(seen, key=lambda s: SEVERITY[seen[s][0]])
             status, moment = str(seen[name][0]), seen[name][1]
-            note = ", ".join(f"{s}: worst {v}" for s, (v, _) in seen.items()) if len(seen) > 1 else ""
+            note = "; ".join(f"{s} {v}" for s, (v, _) in seen.items()) if len(seen) > 1 else ""
         else:
             note = "no sample"
     elif item.handling == "shown":

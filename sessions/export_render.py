@@ -209,8 +209,5 @@ def _stage(st: dict[str, Any]) -> list[str]:
 
 
 def _note(item: dict[str, Any]) -> str:
-    checks = "; ".join(
-        f"{c['target']}: {'ok' if c['ok'] else 'FAILED'} — {c['detail']} ({c['latency_ms']:g} ms)"
-        for c in item["checks"]
-    )
+    checks = "; ".join(f"{c['target']}: {'ok' if c['ok'] else 'FAILED'} — {c['detail']}" for c in item["checks"])
     return " / ".join(p for p in (checks, item["note"] if not checks or item["status"] == "waived" else "") if p) or "—"

@@ -21,6 +21,7 @@ from sqlalchemy import URL, Connection, create_engine, event, insert, select, up
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import SQLModel
 
+from sessions.anchor import Anchor, AnchorLine
 from sessions.chain import ChainRow, VerifyResult, canonical_json, genesis_hash, link, verify_rows
 from sessions.errors import StoreError
 from sessions.tables import EVENT, SESSION
@@ -59,8 +60,11 @@ class StoredEvent(NamedTuple):
 
 
 class EventStore:
-    def __init__(self, path: Path) -> None:
+    """`anchor`, when given, records each new chain head outside the file (sessions/anchor.py)."""
+
+    def __init__(self, path: Path, anchor: Anchor | None = None) -> None:
         self.path = Path(path)
+        self.anchor = anchor
         _create_private_file(self.path)
         self.engine = create_engine(URL.create("sqlite", database=str(self.path)))
         event.listen(self.engine, "connect", _on_connect)
@@ -82,6 +86,8 @@ class EventStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.anchor is not None:
+            self.anchor.close()
 
     def __enter__(self) -> EventStore:
         return self
@@ -150,19 +156,25 @@ class EventStore:
                 .where(SESSION.c.id == session_id)
                 .values(head_seq=rows[-1].seq, head_hash=rows[-1].hash, highest_weight=highest)
             )
-            return rows[-1].seq
+        if self.anchor is not None:  # after the commit: an anchor is never ahead of the file
+            self.anchor.record(session_id, rows[-1].seq, rows[-1].hash)
+        return rows[-1].seq
 
     def close_session(self, session_id: str, outcome: str) -> None:
         if outcome not in OUTCOMES:
             raise StoreError(f"unknown outcome {outcome!r} (expected one of {', '.join(OUTCOMES)})")
         ended = datetime.now(UTC).isoformat(timespec="microseconds")
         with self._write("close session") as conn:
-            current = conn.execute(select(SESSION.c.outcome).where(SESSION.c.id == session_id)).one_or_none()
+            current = conn.execute(
+                select(SESSION.c.outcome, SESSION.c.head_seq, SESSION.c.head_hash).where(SESSION.c.id == session_id)
+            ).one_or_none()
             if current is None:
                 raise StoreError(f"no session {session_id}")
             if current.outcome is not None:
                 raise StoreError(f"session {session_id} is already closed ({current.outcome})")
             conn.execute(update(SESSION).where(SESSION.c.id == session_id).values(ended=ended, outcome=outcome))
+        if self.anchor is not None:
+            self.anchor.record(session_id, current.head_seq, current.head_hash)
 
     # -- reading -----------------------------------------------------------------
 
@@ -223,13 +235,18 @@ class EventStore:
                 if not heads:
                     raise StoreError(f"no session {session_id}")
             results = []
+            try:
+                anchors = self.anchor.by_session(session_id) if self.anchor is not None else None
+            except OSError as exc:
+                raise StoreError(f"cannot read the chain anchors: {exc.strerror or exc}") from None
             for head in heads:
                 rows = conn.execute(
                     select(*(EVENT.c[name] for name in ChainRow._fields))
                     .where(EVENT.c.session_id == head.id)
                     .order_by(EVENT.c.seq)
                 ).all()
-                results.append(verify_rows(head.id, rows, head.head_seq, head.head_hash))
+                result = verify_rows(head.id, rows, head.head_seq, head.head_hash)
+                results.append(_anchored(result, rows, anchors))
             if session_id is None:
                 known = select(SESSION.c.id)
                 orphans = conn.execute(
@@ -259,6 +276,17 @@ class EventStore:
             yield
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot {action} in {self.path}: {_db_reason(exc)}") from exc
+
+
+def _anchored(result: VerifyResult, rows: list[Any], anchors: dict[str, list[AnchorLine]] | None) -> VerifyResult:
+    """A chain that verifies, checked against the anchors of its head (truncation, rebuild)."""
+    if not result.ok or anchors is None:
+        return result
+    hashes = {0: genesis_hash(result.session), **{row.seq: row.hash for row in rows}}
+    found = Anchor.check(anchors.get(result.session, []), hashes)
+    if not found.ok:
+        return VerifyResult(result.session, False, found.bad_seq, found.reason)
+    return VerifyResult(result.session, True, None, "ok" if found.anchored else f"ok ({found.reason})")
 
 
 def _create_private_file(path: Path) -> None:

@@ -2,14 +2,17 @@
 
 `SimProcess` serves the simulator over HTTP on a loopback port with a call log (each line has the
 sim clock `time` and the wall clock `wall`). `Console` runs `canary-console run` and stamps each line
-of its output with the wall clock as it arrives. `scraped` waits until Prometheus has scraped a
-freshly started simulator, so nothing from the process before it on that port is left.
+of its output with the wall clock as it arrives; its log file is kept in the test's directory.
+`scrape_target` gives a port Prometheus scrapes; `scraped` waits until Prometheus has scraped a
+freshly started simulator there, so nothing from the process before it on that port is left.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import socket
 import subprocess
 import sys
 import threading
@@ -65,7 +68,9 @@ class SimProcess:
 
     def _answers(self) -> bool:
         if self.proc.poll() is not None:
-            raise RuntimeError(f"sim exited with {self.proc.returncode}")
+            self._log.flush()
+            tail = Path(self._log.name).read_text(errors="replace").strip().splitlines()[-3:]
+            raise RuntimeError(f"sim on port {self.port} exited with {self.proc.returncode}: {' | '.join(tail)}")
         try:
             with urllib.request.urlopen(f"{self.url}/internal/ops/whoami", timeout=1):
                 return True
@@ -102,23 +107,39 @@ class SimProcess:
         self._log.close()
 
 
+def quiet_port() -> int:
+    """A free loopback port below the ephemeral range, so no outgoing connection takes it between two simulators."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return free_port()
+    for port in random.sample(range(low // 2, low), 50):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 def scrape_target(prometheus: PrometheusServer) -> int:
     """A free port that Prometheus scrapes (and reports `up` for) from now on: serve simulators there."""
-    port = free_port()
+    port = quiet_port()
     prometheus.set_targets([f"127.0.0.1:{port}"])
     wait_for(lambda: prometheus.query(f'up{{instance="127.0.0.1:{port}"}}'), timeout=30)
     return port
 
 
 def scraped(prometheus: PrometheusServer, sim: SimProcess, timeout: float = 20.0) -> None:
-    """Wait until Prometheus scraped `sim` itself (not an earlier process on its port) and no alert fires."""
+    """Wait until Prometheus scraped `sim` itself (not an earlier process on its port) and none of its alerts fire."""
     instance = f'instance="127.0.0.1:{sim.port}"'
 
     def fresh() -> bool:
         up = prometheus.query(f"up{{{instance}}} == 1")
         stamps = prometheus.query(f"timestamp(up{{{instance}}})")
-        firing = prometheus.query('count(ALERTS{alertstate="firing"}) or vector(0)')
-        return bool(up and stamps and float(stamps[0]["value"][1]) > sim.ready_wall and firing[0]["value"][1] == "0")
+        firing = prometheus.query(f'ALERTS{{alertstate="firing",{instance}}}')
+        return bool(up and stamps and float(stamps[0]["value"][1]) > sim.ready_wall and not firing)
 
     wait_for(fresh, timeout=timeout)
 
@@ -139,6 +160,8 @@ class Console:
         args = [*CONSOLE, "run", "--headless", *extra, "--ops-url", sim_url, "--prometheus-url", prometheus_url]
         args += ["--plan", str(plan), "--attest-all", "test", "--db", str(workdir / "sessions.db")]
         env = {k: v for k, v in os.environ.items() if k != "CANARY_OPS_TOKEN"}
+        env["XDG_STATE_HOME"] = str(workdir / "state")  # the console's log file goes there
+        self.log_file = workdir / "state" / "canary-console" / "log" / "console.log"
         if token is not None:
             env["CANARY_OPS_TOKEN"] = token
         self.lines: list[tuple[float, str]] = []

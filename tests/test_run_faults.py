@@ -3,6 +3,9 @@
 Real processes: the simulator over HTTP, a real Prometheus scraping it, and the console. The
 rollbacks come from the db-failures scenario with the simulator's clock 300× faster, so its
 breach starts 2 s after 10% (600 sim-s) and quick.toml's 2 s sustain ends it soon after.
+
+The runs use quick.toml with its one global query, critical_alerts, kept to this module's
+target: the tests share one Prometheus, and another module's alert can outlive its target.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from prom_helpers import PrometheusServer, free_port
-from sim_helpers import Console, SimProcess, scrape_target, scraped
+from sim_helpers import QUICK_PLAN, Console, SimProcess, scrape_target, scraped
 
 BREACH = {"scenario": "db-failures", "speed": 300.0}
 ADMIN, VIEWER = "admin-token-0123456789", "viewer-token-9876543210"
@@ -41,15 +44,26 @@ def start(prometheus: PrometheusServer, port: int, tmp_path: Path) -> Iterator:
         sim.stop()
 
 
+@pytest.fixture
+def plan(port: int, tmp_path: Path) -> Path:
+    """quick.toml with critical_alerts counting only the alerts of this module's target."""
+    text = QUICK_PLAN.read_text()
+    query = 'count(ALERTS{alertstate="firing",severity=~"P0|P1"}) or vector(0)'
+    assert query in text
+    path = tmp_path / "quick-here.toml"
+    path.write_text(text.replace(query, query.replace('P1"', f'P1",instance="127.0.0.1:{port}"')))
+    return path
+
+
 def only_line(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     return lines[0]
 
 
-def test_rollback_answered_500_is_retried_with_one_key_until_confirmed(start, prometheus, tmp_path):
+def test_rollback_answered_500_is_retried_with_one_key_until_confirmed(start, prometheus, plan, tmp_path):
     sim = start(**BREACH, faults=["fail_next_rollback=3"])
-    console = Console(sim.url, prometheus.url, tmp_path)
+    console = Console(sim.url, prometheus.url, tmp_path, plan=plan)
     code, err = console.wait(timeout=40)
 
     assert code == 1, f"{console.text}\n{err}"
@@ -64,10 +78,10 @@ def test_rollback_answered_500_is_retried_with_one_key_until_confirmed(start, pr
     assert "finished: rolled back — SLO_VIOLATION: db_connection_failures" in console.lines[-1][1]
 
 
-def test_promote_and_rollback_that_time_out_after_applying_are_sent_once(start, prometheus, tmp_path):
+def test_promote_and_rollback_that_time_out_after_applying_are_sent_once(start, prometheus, plan, tmp_path):
     # the server applies, then holds the answer 6 s: past the client's 5 s timeout
     sim = start(**BREACH, faults=["timeout_after_apply=promote,rollback", "timeout_seconds=6"])
-    console = Console(sim.url, prometheus.url, tmp_path)
+    console = Console(sim.url, prometheus.url, tmp_path, plan=plan)
     code, err = console.wait(timeout=40)
 
     assert code == 1, f"{console.text}\n{err}"
@@ -80,15 +94,17 @@ def test_promote_and_rollback_that_time_out_after_applying_are_sent_once(start, 
     assert "finished: rolled back" in console.lines[-1][1]
 
 
-def test_malformed_status_is_reported_and_the_run_goes_on(start, prometheus, tmp_path):
+def test_malformed_status_is_reported_and_the_run_goes_on(start, prometheus, plan, tmp_path):
     sim = start(**BREACH)
-    console = Console(sim.url, prometheus.url, tmp_path)
+    console = Console(sim.url, prometheus.url, tmp_path, plan=plan)
     console.wait_line("ops API confirmed weight 10%", timeout=15)
     sim.set_faults({"malformed_json_next": 2})  # the next two answers: status reads during the bake
     code, err = console.wait(timeout=40)
 
     assert code == 1, f"{console.text}\n{err}"
-    warning = "status read failed: ops API sent malformed JSON for GET /internal/ops/canary/status"
+    warning = (
+        "canary-console: warning: status read failed: ops API sent malformed JSON for GET /internal/ops/canary/status"
+    )
     assert err.splitlines() == [warning, warning]
     assert "finished: rolled back — SLO_VIOLATION: db_connection_failures" in console.lines[-1][1]
     assert [c["status"] for c in sim.calls("canary/rollback")] == [200]

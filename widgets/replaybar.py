@@ -31,7 +31,7 @@ def bar_line(info: ReplayInfo | None, width: int) -> Text:
     if info is None:
         line.append("  loading the session…")
         return line
-    state = "▶ playing" if info.playing else "■ end" if info.position >= info.end else "⏸ paused"
+    state = "▶ playing" if info.playing else "■ end" if info.position >= info.end else "‖ paused"
     where = f"{clock(info.position)} / {clock(info.end)}"
     line.append(f"  {state}  ", style="bold")
     line.append(where)
