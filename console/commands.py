@@ -42,6 +42,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
             return attach(args)
         case "sessions":
+            from console.sessions_cmd import list_sessions
+
             return list_sessions(args)
         case "audit":
             return audit_verify(args)
@@ -312,43 +314,6 @@ def sim_faults(specs: list[str]) -> Any:
 
 
 # -- the record ------------------------------------------------------------------------------
-
-
-def list_sessions(args: argparse.Namespace) -> int:
-    from console.replay import filter_sessions, since_time
-
-    since = since_time(args.since)
-    store = open_store(args)
-    rows = filter_sessions(store.sessions(), args.outcome, since)
-    store.close()
-    if args.json:
-        print(json.dumps([_session_dict(s) for s in rows], indent=2))
-        return 0
-    if not rows:
-        print("no sessions")
-        return 0
-    print(f"{'ID':<21} {'DEPLOYMENT / SCENARIO':<34} {'OUTCOME':<12} {'MAX':>4}  {'STARTED':<20} ENDED")
-    for s in rows:
-        what = f"{s.deployment} / {s.scenario}" if s.scenario else s.deployment
-        print(
-            f"{s.id:<21} {what:<34} {s.outcome or 'open':<12} {s.highest_weight:>3}%  {s.started[:19]:<20} "
-            f"{(s.ended or '-')[:19]}"
-        )
-    return 0
-
-
-def _session_dict(s: Any) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "deployment": s.deployment,
-        "scenario": s.scenario,
-        "plan": s.plan,
-        "operator": s.operator,
-        "outcome": s.outcome or "open",
-        "highest_weight": s.highest_weight,
-        "started": s.started,
-        "ended": s.ended,
-    }
 
 
 def audit_verify(args: argparse.Namespace) -> int:

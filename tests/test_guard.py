@@ -292,3 +292,21 @@ async def test_attach_shows_the_current_state_and_sends_intents_to_the_inbox(tmp
         assert kinds == ["operator_joined", "rollback_requested"], kinds
     source.stop()
     store.close()
+
+
+def test_sessions_shows_the_guard_of_open_sessions(tmp_path, capsys):
+    from console.cli import main
+
+    db = tmp_path / "s.db"
+    store = EventStore(db)
+    control = Control(store)
+    live = store.open_session(deployment=PLAN.deployment, scenario="a", plan=PLAN.name, operator=OPERATOR)
+    dead = store.open_session(deployment=PLAN.deployment, scenario="b", plan=PLAN.name, operator=OPERATOR)
+    host = __import__("socket").gethostname()
+    control.acquire(live, OPERATOR, host, os.getpid())
+    control.acquire(dead, OPERATOR, host, 2**22 + 7)  # no such process
+    store.close()
+    assert main(["--db", str(db), "sessions", "--json"]) == 0
+    rows = {r["id"]: r for r in __import__("json").loads(capsys.readouterr().out)}
+    assert rows[live]["guard"] == "live" and rows[live]["driver"]["pid"] == os.getpid()
+    assert rows[dead]["guard"] == "gone"

@@ -97,7 +97,9 @@ async def test_goto_shows_the_fold_of_the_events_up_to_that_time_forward_and_bac
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
         end = ROLLED_BACK[-1].at
-        for target, t in (("50%", end / 2), ("10%", end / 10), ("+0h35m20s", 2120.0), ("-1m", end - 60)):
+        # back from the end (rebuilds with a full history), then forward in steps (the events fed as live)
+        steps = (("100%", end), ("-1m", end - 60), ("50%", end / 2), ("10%", end / 10), ("+0h35m20s", 2120.0))
+        for target, t in steps:
             await goto(pilot, target)
             assert app.session.now() == t
             assert screen.state == fold(t)

@@ -1,0 +1,72 @@
+"""`canary-console sessions`: past and open sessions, with who drives the live ones."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from console.commands import open_store
+
+
+def list_sessions(args: argparse.Namespace) -> int:
+    from console.replay import filter_sessions, since_time
+
+    since = since_time(args.since)
+    store = open_store(args)
+    try:
+        from sessions.control import Control
+
+        rows = filter_sessions(store.sessions(), args.outcome, since)
+        drivers = Control(store).drivers()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([_session_dict(s, drivers.get(s.id)) for s in rows], indent=2))
+        return 0
+    if not rows:
+        print("no sessions")
+        return 0
+    print(f"{'ID':<21} {'DEPLOYMENT / SCENARIO':<34} {'OUTCOME':<12} {'MAX':>4}  {'STARTED':<20} {'ENDED':<20} GUARD")
+    for s in rows:
+        what = f"{s.deployment} / {s.scenario}" if s.scenario else s.deployment
+        print(
+            f"{s.id:<21} {what:<34} {s.outcome or 'open':<12} {s.highest_weight:>3}%  {s.started[:19]:<20} "
+            f"{(s.ended or '-')[:19]:<20} {guard_text(s, drivers.get(s.id))}"
+        )
+    return 0
+
+
+def guard_status(s: Any, driver: Any) -> str:
+    """live (a driver heartbeats), gone (its process died), stale (silent), none (no driver), or '' when finished."""
+    if not s.is_open:
+        return ""
+    if driver is None:
+        return "none"
+    if driver.gone():
+        return "gone"
+    return "stale" if driver.stale() else "live"
+
+
+def guard_text(s: Any, driver: Any) -> str:
+    status = guard_status(s, driver)
+    if status in ("", "none"):
+        return status or "-"
+    return f"{status}: {driver.describe(time.time())}"
+
+
+def _session_dict(s: Any, driver: Any = None) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "deployment": s.deployment,
+        "scenario": s.scenario,
+        "plan": s.plan,
+        "operator": s.operator,
+        "outcome": s.outcome or "open",
+        "highest_weight": s.highest_weight,
+        "started": s.started,
+        "ended": s.ended,
+        "guard": guard_status(s, driver),
+        "driver": None if driver is None else {"owner": driver.owner, "host": driver.host, "pid": driver.pid},
+    }
