@@ -18,7 +18,7 @@ def live_driver(db: Path, plan: Plan, scenario: str) -> tuple[str, str] | None:
     import os
     import socket
 
-    from sessions.peek import open_driver
+    from sessions.fastread import open_driver
 
     found = open_driver(db, plan.deployment, scenario)
     if found is None:

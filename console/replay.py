@@ -12,12 +12,10 @@ import argparse
 import json
 import logging
 import re
-import sqlite3
 import threading
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -179,6 +177,8 @@ class ReplaySession:
         return None
 
     def load(self) -> Loaded:
+        from sessions.fastread import read_log
+
         """Read and fold the session (run it in a thread, after the first frame)."""
         info, rows = read_log(self.db, self.id_or_prefix)
         events = [
@@ -190,32 +190,6 @@ class ReplaySession:
             note = "; ".join(filter(None, [note, f"{skipped} events of unknown kinds not shown"]))
         wall = datetime.fromisoformat(rows[0][0]).timestamp() - rows[0][1] if rows else time.time()
         return Loaded(info["id"], plan, Timeline(plan, events), wall, note)
-
-
-def read_log(db: Path, id_or_prefix: str) -> tuple[sqlite3.Row, list[tuple[str, float, str, str]]]:
-    """The session row and its events' (wall, at, kind, payload), read-only with the standard library:
-    importing sqlmodel (sessions.store) costs more than reading a 2-hour log."""
-    from sessions.errors import StoreError
-
-    if not db.is_file():
-        raise StoreError(f"no session store at {db}")
-    try:
-        with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
-            conn.row_factory = sqlite3.Row
-            found = conn.execute(
-                "SELECT id, plan, meta FROM session WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id != ? LIMIT 2",
-                (id_or_prefix, re.sub(r"([%_\\])", r"\\\1", id_or_prefix) + "%", id_or_prefix),
-            ).fetchall()
-            if not id_or_prefix or not found:
-                raise StoreError(f"no session matches {id_or_prefix}")
-            if len(found) > 1 and found[0]["id"] != id_or_prefix:
-                raise StoreError(f"{id_or_prefix} is ambiguous")
-            rows = conn.execute(
-                "SELECT wall, at, kind, payload FROM event WHERE session_id = ? ORDER BY seq", (found[0]["id"],)
-            ).fetchall()
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot read sessions from {db}: {exc}") from None
-    return found[0], [tuple(r) for r in rows]
 
 
 def pick_plan(name: str, meta: dict[str, Any], plan_path: Path | None) -> tuple[Plan, str]:

@@ -326,9 +326,9 @@ def test_parse_command(text: str, expected: Command) -> None:
         ),
         ("rollback MANUAL " + "d" * 201, "rollback: detail must be at most 200 characters, not 201"),
         ("attest a " + "n" * 501, "attest: note must be at most 500 characters, not 501"),
-        ("goto soon", "goto: target must be a stage like 50% or a time like +1h12m, not 'soon'"),
-        ("goto 150%", "goto: target must be a stage like 50% or a time like +1h12m, not '150%'"),
-        ("goto", "goto: target must be a stage like 50% or a time like +1h12m, not ''"),
+        ("goto soon", "goto: target must be a point like 50% or a time like +1h12m, not 'soon'"),
+        ("goto 150%", "goto: target must be a point like 50% or a time like +1h12m, not '150%'"),
+        ("goto", "goto: target must be a point like 50% or a time like +1h12m, not ''"),
         ("quit now", "quit: takes no arguments, got 'now'"),
     ],
 )

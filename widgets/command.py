@@ -74,7 +74,7 @@ def _item_and_text(verb: str, rest: str, text_name: str, required: bool) -> Comm
 
 def _goto(rest: str) -> Command | CommandError:
     if not _GOTO.fullmatch(rest) or (rest.endswith("%") and int(rest[:-1]) > 100):
-        return CommandError(f"goto: target must be a stage like 50% or a time like +1h12m, not '{rest}'")
+        return CommandError(f"goto: target must be a point like 50% or a time like +1h12m, not '{rest}'")
     return Command("goto", {"target": rest})
 
 
