@@ -20,6 +20,8 @@ from console.engine import FINAL
 from console.plan import Plan, load_plan
 from console.resume import begin
 
+START_DEADLINE = 6.0  # seconds for the ops API to answer whoami at start
+
 
 def dispatch(args: argparse.Namespace) -> int:
     if args.command == "resume":
@@ -155,6 +157,7 @@ def demo(args: argparse.Namespace) -> int:
             "fail_check": sorted(failing),
             "plan": _plan_path(args),
             "auto_promote": args.auto_promote,
+            "no_notify": getattr(args, "no_notify", False),
         }
         operator, roles = operator_name(who["user"]), list(who["roles"])
         return Rollout(plan, ops, metrics, clock, operator, roles, marks, args.scenario, meta, model)
@@ -178,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         metrics = PrometheusSource(args.prometheus_url, plan)
         try:
             await metrics.check()
-            who = await ops.whoami()
+            who = await _first_whoami(ops, args.ops_url)
         except BaseException:
             await ops.aclose()
             raise
@@ -193,10 +196,21 @@ def run(args: argparse.Namespace) -> int:
             "token_file": str(args.token_file) if args.token_file else None,
             "plan": _plan_path(args),
             "auto_promote": args.auto_promote,
+            "no_notify": getattr(args, "no_notify", False),
         }
         return Rollout(plan, ops, metrics, RealClock(), operator_name(who.user), list(who.roles), marks, meta=meta)
 
     return drive(args, prepare, plan)
+
+
+async def _first_whoami(ops: Any, url: str) -> Any:
+    """At start nobody waits for the full retry deadline: a few seconds, then one clear line."""
+    from console.ops_models import Unreachable
+
+    try:
+        return await asyncio.wait_for(ops.whoami(), START_DEADLINE)
+    except TimeoutError:
+        raise Unreachable(f"ops API unreachable at {url}: no answer within {START_DEADLINE:g} s") from None
 
 
 def drive(args: argparse.Namespace, prepare: Callable[[], Awaitable[Rollout]], plan: Plan, scenario: str = "") -> int:
@@ -219,6 +233,7 @@ def _plan_path(args: argparse.Namespace) -> str | None:
 async def _drive_headless(args: argparse.Namespace, prepare: Callable[[], Awaitable[Rollout]]) -> int:
     from console.guard import Guard, on_hangup
     from console.headless import Printer
+    from console.notify import notifier_for
     from console.runner import Runner
 
     warn = logging.StreamHandler(sys.stderr)  # headless, the operator sees warnings (one line each)
@@ -237,12 +252,16 @@ async def _drive_headless(args: argparse.Namespace, prepare: Callable[[], Awaita
     )
     runner.listeners.append(lambda e, s: _no_operator(runner, e, s))
     runner.on_trouble.append(printer.trouble)
+    notifier = notifier_for(r.plan, r.meta)
+    notifier.attach(runner)
     on_hangup(lambda: None)  # the terminal went away: keep guarding, print to nowhere
     try:
         async with Guard(b.control, runner, b.session):
             await b.starter(runner)
             outcome = await runner.run()
+            await notifier.finish()
     finally:
+        await notifier.aclose()
         await r.ops.aclose()
         await r.metrics.aclose()
         b.store.close()

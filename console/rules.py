@@ -5,7 +5,8 @@ sustain window breaches and the window is fully covered: an unbroken run of brea
 samples, none further apart than `max_gap`, spanning at least `sustain` seconds.
 A missing sample (None: NaN, empty result, error) is UNKNOWN: it never counts as healthy
 and never completes a breach; it ends the run. `sustain = 0` acts on the first breaching
-sample. A cumulative cap also breaches: when the breaching share of the current stage's
+sample. Real polls drift by milliseconds, so a window counts as full within a tenth of a
+poll interval of the sustain. A cumulative cap also breaches: when the breaching share of the current stage's
 samples reaches `cap` once at least a window's worth of samples breached, so interleaved
 failures cannot go on forever.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from console.plan import Rule, format_duration
 
 _EPS = 1e-6
+JITTER = 0.1  # share of a poll interval by which real polls may drift
 RECENT = 10
 
 
@@ -85,7 +87,7 @@ def observe(
     recent = ((*tr.recent, shown) if continuing else (shown,))[-RECENT:]
     window_samples = math.floor(rule.sustain / poll + _EPS) + 1
     capped = bad >= window_samples and bad / total >= cap - _EPS
-    sustained = at - start >= rule.sustain - _EPS
+    sustained = at - start >= rule.sustain - JITTER * poll  # polls a few ms late still fill the window
     return replace(
         tr,
         verdict=Verdict.BREACHED if sustained or capped else Verdict.PENDING,

@@ -146,12 +146,13 @@ class Runner:
             log.warning("status read failed: %s", exc)
         else:
             await self._status_event(status)
+        taken = self.clock.now()  # the moment the queries ask about, not when the answers came back
         try:
-            values = await self.metrics.sample(self.clock.now())
+            values = await self.metrics.sample(taken)
         except Exception as exc:  # a broken source must not stop the guard
             log.warning("metrics poll failed: %s", exc)
             values = {}
-        await self.feed(ev.Samples(at=self.clock.now(), values=values))
+        await self.feed(ev.Samples(at=taken, values=values))
 
     async def feed(self, event: ev.Event) -> None:
         """Decide on one event, commit it with its decisions, notify, then carry out the commands.
