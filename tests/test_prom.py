@@ -48,6 +48,10 @@ def scraped(prometheus: PrometheusServer) -> Iterator[PrometheusServer]:
         wait_for(lambda: prometheus.query("ptest_latency") and prometheus.query("ptest_old"))
         yield prometheus
     finally:
+        # End the P1 incident and see the alert stop before the target goes: a target removed
+        # without a fresh scrape leaves no stale marker, and the alert would fire on for minutes.
+        server.set("canary_incident_active", 0, severity="P1")
+        wait_for(lambda: not prometheus.query(f'ALERTS{{alertstate="firing",instance="{server.address}"}}'))
         prometheus.set_targets([])
         server.close()
 
