@@ -37,13 +37,14 @@ class CanaryApp(App[int]):
         readonly: bool = False,
         speed: float | None = None,
         screen: type[MainScreen] = MainScreen,
+        idle_lock: float = 900.0,
     ) -> None:
         super().__init__()
         self.session = session
         self.plan = plan
         self.readonly = readonly
         self.speed = speed
-        self.main = screen(session, plan, readonly=readonly, speed=speed)
+        self.main = screen(session, plan, readonly=readonly, speed=speed, idle_lock=idle_lock)
         self.on_hangup: Callable[[], None] | None = None  # set by run_app: the terminal went away
 
     def on_mount(self) -> None:
@@ -94,7 +95,8 @@ def run_app(args: argparse.Namespace, prepare: Callable[[], Awaitable[Any]]) -> 
         take_over=args.take_over,
     )
     speed = getattr(args, "speed", None)
-    app = CanaryApp(session, plan, readonly=getattr(args, "readonly", False), speed=speed)
+    idle = getattr(args, "idle_lock", 15.0) * 60
+    app = CanaryApp(session, plan, readonly=getattr(args, "readonly", False), speed=speed, idle_lock=idle)
     hung_up = []
 
     def hangup() -> None:  # in the main thread, between two steps of the app's event loop

@@ -70,7 +70,7 @@ def attach(args: argparse.Namespace) -> int:
     user, roles = ("", []) if args.readonly else _whoami(info.meta)
     readonly = args.readonly or "admin" not in roles
     source = AttachedSession(db, info.id, plan, operator=user, roles=roles, readonly=readonly)
-    app = CanaryApp(source, plan, readonly=readonly)
+    app = CanaryApp(source, plan, readonly=readonly, idle_lock=args.idle_lock * 60)
     app.run(mouse=False)
     source.stop()
     return app.return_code or 0

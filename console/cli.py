@@ -41,15 +41,33 @@ def _speed(text: str) -> float:
     return value
 
 
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def _rollout_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", type=Path, help="plan file (TOML); default: the built-in checklist plan")
     p.add_argument("--headless", action="store_true", help="no screen: one line per event on stdout")
     p.add_argument("--auto-promote", action="store_true", help="promote as soon as a bake is served and SLOs are green")
     p.add_argument("--readonly", action="store_true", help="watch only: no promote, rollback, attest or waive")
     p.add_argument("--new", action="store_true", help="abort the deployment's open session and start a new one")
+    p.add_argument(
+        "--idle-lock",
+        type=_minutes,
+        default=15.0,
+        metavar="MIN",
+        help="lock the controls after MIN idle minutes (0: never)",
+    )
     p.add_argument("--take-over", metavar="ID", help="take over session ID whose driver stopped heartbeating")
     p.add_argument("--attest", action="append", default=[], metavar="ITEM[=NOTE]", help="attest a manual item")
     p.add_argument("--attest-all", metavar="NOTE", help="attest every manual item with this note")
+    p.add_argument("--no-notify", action="store_true", help="send no notifications to the plan's channels")
     p.set_defaults(resume_id=None)
 
 
@@ -114,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     attach.add_argument("id", nargs="?", help="session id or unique prefix (default: the newest open session)")
     attach.add_argument("--readonly", action="store_true", help="watch only")
+    attach.add_argument(
+        "--idle-lock",
+        type=_minutes,
+        default=15.0,
+        metavar="MIN",
+        help="lock the controls after MIN idle minutes (0: never)",
+    )
 
     sessions = sub.add_parser("sessions", parents=[common], help="list past and open sessions")
     sessions.add_argument("--json", action="store_true", help="JSON output")

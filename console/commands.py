@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         metrics = PrometheusSource(args.prometheus_url, plan)
         try:
             await metrics.check()
-            who = await _first_whoami(ops, args.ops_url)
+            who = await _first_whoami(ops)
         except BaseException:
             await ops.aclose()
             raise
@@ -203,14 +203,13 @@ def run(args: argparse.Namespace) -> int:
     return drive(args, prepare, plan)
 
 
-async def _first_whoami(ops: Any, url: str) -> Any:
-    """At start nobody waits for the full retry deadline: a few seconds, then one clear line."""
-    from console.ops_models import Unreachable
-
+async def _first_whoami(ops: Any) -> Any:
+    """At start nobody waits for the full retry deadline: a few seconds of retries, then one clear line."""
+    during, ops.retry_deadline = ops.retry_deadline, START_DEADLINE
     try:
-        return await asyncio.wait_for(ops.whoami(), START_DEADLINE)
-    except TimeoutError:
-        raise Unreachable(f"ops API unreachable at {url}: no answer within {START_DEADLINE:g} s") from None
+        return await ops.whoami()
+    finally:
+        ops.retry_deadline = during
 
 
 def drive(args: argparse.Namespace, prepare: Callable[[], Awaitable[Rollout]], plan: Plan, scenario: str = "") -> int:

@@ -71,6 +71,9 @@ def decide(s: State, e: ev.Event, now: float | None = None) -> tuple[State, list
             step.emit(
                 ev.Finished(at=at, outcome="rolled_back", detail=f"{r.reason}: {r.detail}" if r else "rolled back")
             )
+        case ev.PromoteFailed() if e.final and step.s.auto_promote:
+            reason = f"promotion to {e.weight}% refused by the ops API: {e.error}; automatic promotion stops"
+            step.emit(ev.Paused(at=at, reason=reason, auto_only=True))
         case ev.RollbackFailed() if step.s.rollback:
             r = step.s.rollback
             step.cmds.append(ev.Rollback(r.reason, r.detail, r.key))
@@ -203,7 +206,7 @@ def _guard(step: _Step, at: float) -> None:
     stale = [t for t in s.trackers.values() if t.verdict == Verdict.UNKNOWN and t.unknown_for(at) >= limit]
     if stale and not s.paused:
         emit(ev.Paused(at=at, reason=f"no data for {stale[0].series} for {format_duration(stale[0].unknown_for(at))}"))
-    elif s.paused and all(t.verdict != Verdict.UNKNOWN for t in s.trackers.values()):
+    elif s.paused and all(t.verdict != Verdict.UNKNOWN for t in s.trackers.values()):  # data is back
         emit(ev.Resumed(at=at))
 
 

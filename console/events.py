@@ -164,6 +164,7 @@ class PromoteFailed(Event):
     weight: int
     key: str
     error: str
+    final: bool = False  # the ops API refused it (4xx): asking again will not help
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,6 +258,18 @@ class ValidationStarted(Event):
 class Paused(Event):
     kind: ClassVar[str] = "paused"
     reason: str
+    auto_only: bool = False  # only automatic promotion stops; an operator may still promote
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsAttempt(Event):
+    """One attempt of a traffic-changing ops call, as the client made it (retries included)."""
+
+    kind: ClassVar[str] = "ops_attempt"
+    action: str
+    key: str
+    attempt: int
+    outcome: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -271,6 +284,27 @@ class Finished(Event):
     kind: ClassVar[str] = "finished"
     outcome: str
     detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationSent(Event):
+    """A milestone message the channel accepted (the channel's name only: its URL is a secret)."""
+
+    kind: ClassVar[str] = "notification_sent"
+    channel: str
+    milestone: str
+    attempts: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationFailed(Event):
+    """A milestone message finally not delivered: retries ran out, its deadline passed or the queue was full."""
+
+    kind: ClassVar[str] = "notification_failed"
+    channel: str
+    milestone: str
+    error: str
+    attempts: int
 
 
 # -- commands: what the runner carries out -------------------------------------------

@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from console import events as ev
+from console.contacts import call_text, for_rollback
 from console.engine import State
 from console.plan import format_duration
 from console.rules import fmt_value
@@ -41,6 +42,8 @@ def _text(e: ev.Event, s: State) -> str | None:  # noqa: C901 - one case per eve
             return f"{e.operator} attached ({', '.join(e.roles) or 'no roles'})"
         case ev.DriverChanged():
             return f"driver changed to {e.operator}: {e.reason}"
+        case ev.OpsAttempt() if e.outcome != "ok":
+            return f"ops {e.action} attempt {e.attempt}: {e.outcome}"
         case ev.CheckResult():
             verdict = "ok" if e.ok else "FAILED"
             return f"check {e.item} [{e.target}]: {verdict} — {e.detail}"
@@ -66,7 +69,10 @@ def _text(e: ev.Event, s: State) -> str | None:  # noqa: C901 - one case per eve
         case ev.RuleChanged():
             return f"rule {e.series}: {e.previous} → {e.verdict}: {e.detail}"
         case ev.RollbackDecided():
-            return f"decision: ROLL BACK ({e.reason}, by {e.by}): {e.detail}{_evidence(e.evidence, s)}"
+            call = call_text(for_rollback(s.plan, e.evidence))
+            return f"decision: ROLL BACK ({e.reason}, by {e.by}): {e.detail}{_evidence(e.evidence, s)}" + (
+                f" — {call}" if call else ""
+            )
         case ev.RollbackRefused():
             return f"rollback refused for {e.operator}: {e.reason}"
         case ev.RolledBack():
@@ -81,6 +87,10 @@ def _text(e: ev.Event, s: State) -> str | None:  # noqa: C901 - one case per eve
             return f"abort requested by {e.operator}: {e.reason}"
         case ev.Finished():
             return f"finished: {e.outcome.replace('_', ' ')} — {e.detail}"
+        case ev.NotificationSent():
+            return f"notified {e.channel}: {e.milestone}"
+        case ev.NotificationFailed():
+            return f"NOTIFICATION FAILED {e.channel} ({e.milestone}) after {e.attempts} attempt(s): {e.error}"
     return None
 
 

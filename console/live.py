@@ -33,6 +33,7 @@ class LiveSession:
         self.runner: Any = None
         self.rollout: Any = None
         self.error: BaseException | None = None
+        self.on_trouble: Callable[[str | None], None] | None = None  # set by the screen: store trouble
 
     @property
     def in_flight(self) -> str | None:
@@ -67,6 +68,7 @@ class LiveSession:
 
     async def _main(self, on_event: OnEvent, on_ready: Callable[[Any], None]) -> None:
         from console.guard import Guard
+        from console.notify import notifier_for
         from console.resume import begin
         from console.runner import Runner
 
@@ -87,14 +89,20 @@ class LiveSession:
             session=b.session,
             listeners=[on_event],
         )
+        notifier = notifier_for(r.plan, r.meta)
+        notifier.attach(self.runner)
+        if self.on_trouble is not None:
+            self.runner.on_trouble.append(self.on_trouble)
         on_ready(self)
         try:
             async with Guard(b.control, self.runner, b.session):
                 await b.starter(self.runner)
                 await self.runner.run()
+                await notifier.finish()
         except asyncio.CancelledError:
             pass
         finally:
+            await notifier.aclose()
             await r.ops.aclose()
             await r.metrics.aclose()
             b.store.close()

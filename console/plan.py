@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s)")
 
@@ -140,6 +140,35 @@ class Item(_Strict):
         return self
 
 
+class Channel(_Strict):
+    """Where milestone messages go. The URL is a secret (a Slack webhook URL is a credential):
+    better named by `url_env`, an environment variable holding it; never logged or stored."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    kind: Literal["slack", "webhook"]
+    url: SecretStr | None = None
+    url_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Channel:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError(f"channel {self.name}: give either url or url_env")
+        if self.url is not None and not self.url.get_secret_value().startswith(("https://", "http://")):
+            raise ValueError(f"channel {self.name}: url must start with https:// or http://")
+        return self
+
+
+class Contact(_Strict):
+    """An emergency contact, and when the console puts them in front of the operator."""
+
+    name: str
+    role: Literal["primary-oncall", "database", "security", "platform"]
+    channel: str
+    when: str = ""
+    rules: list[str] = Field(default_factory=list)  # call on a breach (pending or breached) of these rules
+    on_rollback: bool = False  # call on any rollback
+
+
 class Plan(_Strict):
     name: str
     deployment: str
@@ -151,6 +180,8 @@ class Plan(_Strict):
     rules: list[Rule] = Field(default_factory=list)
     shown: list[Shown] = Field(default_factory=list)
     items: list[Item] = Field(default_factory=list)
+    channels: list[Channel] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
@@ -173,6 +204,12 @@ class Plan(_Strict):
                 raise ValueError(f"items.{n}.rule: unknown rule {item.rule!r}")
             if item.shown and item.shown not in shown:
                 raise ValueError(f"items.{n}.shown: unknown shown metric {item.shown!r}")
+        _unique("channels", [c.name for c in self.channels])
+        _unique("contacts", [c.name for c in self.contacts])
+        for n, contact in enumerate(self.contacts):
+            for rule in contact.rules:
+                if rule not in rules:
+                    raise ValueError(f"contacts.{n}.rules: unknown rule {rule!r}")
         return self
 
     def rule(self, name: str) -> Rule:

@@ -35,8 +35,8 @@ class ReplayScreen(MainScreen):
         Binding("greater_than_sign", "speed(2)", "Faster", id="replay.faster"),
     ]
 
-    def __init__(self, session: ReplaySession, plan: Plan, *, readonly: bool = True, speed: float | None = None):
-        super().__init__(session, plan, readonly=True, speed=session.playback.speed)
+    def __init__(self, session: ReplaySession, plan: Plan, *, readonly: bool = True, speed: float | None = None, **_):
+        super().__init__(session, plan, readonly=True, speed=session.playback.speed, idle_lock=0)
         self.session: ReplaySession = session
         self.timeline: Timeline | None = None
         self.shown = 0  # how many events of the timeline the screen has been fed

@@ -190,6 +190,7 @@ def resume_args(store_db: Any, session_id: str | None, headless: bool, take_over
         resume_id=info.id,
         take_over=info.id if take_over else None,
         new=False,
+        idle_lock=15.0,
         readonly=False,
         attest=[],
         attest_all=None,

@@ -19,7 +19,7 @@ from console import events as ev
 from console.clock import Clock
 from console.metrics import MetricsSource
 from console.ops import Ops
-from console.ops_models import CanaryStatus, OpsError
+from console.ops_models import CanaryStatus, Forbidden, InvalidRequest, OpsError, Unauthorized
 from console.plan import Plan
 from sessions.errors import StoreError
 
@@ -59,6 +59,10 @@ class Runner:
         self._saved: ev.Event | None = None  # the last event whose batch is in the log
         self.may_act: Callable[[], bool] = lambda: True  # the guard: does this process still drive the session?
         self.stopped: str | None = None
+        self._attempts: list[ev.OpsAttempt] = []
+        self._key = ""
+        if hasattr(ops, "on_attempt"):  # every attempt of a traffic-changing call goes into the log
+            ops.on_attempt = self._attempt
 
     # -- operator intents ---------------------------------------------------------------
 
@@ -207,6 +211,17 @@ class Runner:
         for notify in self.on_trouble:
             notify(message)
 
+    def _attempt(self, action: str, attempt: int, outcome: str) -> None:
+        if action in ("promote", "rollback"):
+            self._attempts.append(
+                ev.OpsAttempt(at=self.clock.now(), action=action, key=self._key, attempt=attempt, outcome=outcome)
+            )
+
+    async def _record_attempts(self) -> None:
+        attempts, self._attempts = self._attempts, []
+        for a in attempts:
+            await self.feed(a)
+
     async def _drain_intents(self) -> None:
         while self._intents:
             await self.feed(self._intents.pop(0))
@@ -237,31 +252,40 @@ class Runner:
             case ev.Promote() | ev.Rollback() if not self.may_act():
                 log.error("not carrying out %s: this process no longer drives the session", command)
             case ev.Promote(weight, key):
-                self.in_flight = f"promote to {weight}%"
+                self.in_flight, self._key = f"promote to {weight}%", key
+                status: CanaryStatus | None = None
                 try:
                     status = await self.ops.promote(weight, key)
                 except OpsError as exc:
-                    result: ev.Event = ev.PromoteFailed(at=self.clock.now(), weight=weight, key=key, error=str(exc))
-                else:
-                    await self._status_event(status)
-                    result = ev.Promoted(at=self.clock.now(), weight=status.weight, key=key)
+                    final = isinstance(exc, InvalidRequest | Forbidden | Unauthorized)
+                    failed: ev.Event = ev.PromoteFailed(
+                        at=self.clock.now(), weight=weight, key=key, error=str(exc), final=final
+                    )
                 finally:
                     self.in_flight = None
-                await self.feed(result)
+                await self._record_attempts()
+                if status is None:
+                    await self.feed(failed)
+                else:
+                    await self._status_event(status)
+                    await self.feed(ev.Promoted(at=self.clock.now(), weight=status.weight, key=key))
             case ev.Rollback(reason, detail, key):
                 if self.state.rollback and self.state.rollback.failures:
                     await self.clock.sleep(self.plan.poll_interval)
-                self.in_flight = "rollback"
+                self.in_flight, self._key = "rollback", key
+                status = None
                 try:
                     status = await self.ops.rollback(reason, detail, key)
                 except OpsError as exc:
-                    result = ev.RollbackFailed(at=self.clock.now(), key=key, error=str(exc))
-                else:
-                    await self._status_event(status)
-                    result = ev.RolledBack(at=self.clock.now(), key=key, weight=status.weight)
+                    failed = ev.RollbackFailed(at=self.clock.now(), key=key, error=str(exc))
                 finally:
                     self.in_flight = None
-                await self.feed(result)
+                await self._record_attempts()
+                if status is None:
+                    await self.feed(failed)
+                else:
+                    await self._status_event(status)
+                    await self.feed(ev.RolledBack(at=self.clock.now(), key=key, weight=status.weight))
 
     async def _check(self, item: str, target: str) -> ev.CheckResult:
         try:

@@ -19,14 +19,16 @@ from textual.widgets import Button, Footer
 
 from console import events as ev
 from console import view
-from console.engine import FINAL, State, initial
+from console.engine import FINAL, State, initial, is_admin
 from console.headless import clock_text, line
+from console.idle import IDLE_CHECK, IdleLock, IdleLocking
 from console.plan import Plan
 from widgets.advisory import AdvisoryPanel
 from widgets.banner import Banner
 from widgets.checklist import ChecklistTable
 from widgets.command import CommandLine
 from widgets.confirm import ConfirmModal
+from widgets.contacts import ContactsPanel
 from widgets.eventlog import EventLog
 from widgets.header import HeaderInfo, SessionHeader
 from widgets.ladder import StageLadder
@@ -52,7 +54,15 @@ class SessionFailed(Message):
         self.error = error
 
 
-class MainScreen(Screen):
+class StoreTrouble(Message):
+    """The runner cannot record (store locked, disk full): it acts on nothing until it can."""
+
+    def __init__(self, message: str | None) -> None:
+        super().__init__()
+        self.message = message
+
+
+class MainScreen(IdleLocking, Screen):
     BINDINGS = [
         Binding("P", "promote", "Promote", id="promote"),
         Binding("R", "rollback", "Roll back", id="rollback", priority=True),
@@ -68,7 +78,9 @@ class MainScreen(Screen):
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    def __init__(self, session: Any, plan: Plan, *, readonly: bool = False, speed: float | None = None) -> None:
+    def __init__(
+        self, session: Any, plan: Plan, *, readonly: bool = False, speed: float | None = None, idle_lock: float = 900.0
+    ) -> None:
         super().__init__()
         self.session = session
         self.readonly = readonly
@@ -79,6 +91,7 @@ class MainScreen(Screen):
         self._dirty = False
         self._pane = 1
         self._allowed: tuple[bool, bool] | None = None
+        self.idle = IdleLock(idle_lock)
         self.wall_start = time.time() - session.now()
 
     def compose(self) -> ComposeResult:
@@ -89,6 +102,7 @@ class MainScreen(Screen):
             with Vertical(id="left"):
                 yield ChecklistTable(id="checklist")
                 yield AdvisoryPanel(id="advisory")
+                yield ContactsPanel(id="contacts")
             with Vertical(id="right"):
                 yield SloTable(id="slos")
                 with Horizontal(id="stages"):
@@ -110,6 +124,7 @@ class MainScreen(Screen):
         self.query_one("#slos").focus()
         # after the first frame: the runner thread's imports (sqlmodel, httpx) must not delay it
         self.call_after_refresh(self._start_session)
+        self.set_interval(IDLE_CHECK, self._check_idle)
         if hasattr(self.session, "banner"):  # attached to a session another process drives
             self.set_interval(2.0, self._driver_banner)
 
@@ -122,6 +137,8 @@ class MainScreen(Screen):
             banner.hide()
 
     def _start_session(self) -> None:
+        if hasattr(self.session, "on_trouble"):
+            self.session.on_trouble = lambda message: self.post_message(StoreTrouble(message))
         self.session.start(self._from_runner, lambda _s: None, lambda exc: self.post_message(SessionFailed(exc)))
 
     # -- events from the runner ---------------------------------------------------------------
@@ -136,7 +153,7 @@ class MainScreen(Screen):
         self.history.add(e)
         text = line(e, self.state)
         if text is not None:
-            alert = e.kind in ("rollback_failed", "paused", "promote_failed")
+            alert = e.kind in ("rollback_failed", "paused", "promote_failed", "notification_failed")
             level = "decision" if "decided" in e.kind else "alert" if alert else "info"
             self.query_one(EventLog).add(text, level)
         if isinstance(e, ev.RollbackDecided):
@@ -151,6 +168,14 @@ class MainScreen(Screen):
         if not self._dirty:
             self._dirty = True
             self.set_timer(0.1, self._repaint_later)
+
+    @on(StoreTrouble)
+    def _on_store_trouble(self, message: StoreTrouble) -> None:
+        banner = self.query_one("#driver", Banner)
+        if message.message:
+            banner.show(message.message, "error")
+        else:
+            banner.hide()
 
     @on(SessionFailed)
     def _on_failed(self, message: SessionFailed) -> None:
@@ -189,13 +214,14 @@ class MainScreen(Screen):
             [st.weight for st in s.plan.stages],
             s.weight,
             s.pending,
-            s.phase,
+            s.phase.replace("_", " "),
             view.progress(s),
             controls.blockers,
             controls.can_promote,
             fraction=view.fraction(s),
         )
         self.query_one(AdvisoryPanel).show(view.advisory_rows(s, self.history))
+        self.query_one(ContactsPanel).show(view.contacts_rows(s))
         button = self.query_one("#rollback", Button)
         button.disabled = not controls.can_rollback
         button.tooltip = controls.rollback_reason or None
@@ -208,15 +234,44 @@ class MainScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("promote", "rollback", "waive"):
-            if self.readonly:
+            if self.readonly or self.idle.locked:
                 return False
             c = view.controls(self.state, self.readonly)
             allowed = c.can_promote if action == "promote" else c.can_rollback if action == "rollback" else True
             return True if allowed else None
         return True
 
-    def _operator(self) -> str:
-        return self.state.operator
+    def role_denied(self) -> bool:
+        """This console's operator lacks the admin role (whoami): controls are greyed, presses audited."""
+        roles = getattr(self.session, "roles", None) or self.state.roles
+        return not self.readonly and bool(self.state.session) and not is_admin(roles)
+
+    def refused_key(self, event: Any) -> None:
+        """A greyed P or R from an operator without the role still reaches the conductor, to be refused and logged."""
+        if not self.role_denied() or self.app.screen is not self:
+            return
+        action = next(
+            (b.action for b in self._bindings.key_to_bindings.get(event.key, []) if b.id in ("promote", "rollback")),
+            None,
+        )
+        if action is None:
+            return
+        event.stop()
+        self.send_refused(action)
+
+    def send_refused(self, action: str) -> None:
+        at, who = self.session.now(), self.operator()
+        intent = (
+            ev.PromoteRequested(at=at, operator=who)
+            if action == "promote"
+            else ev.RollbackRequested(at=at, operator=who)
+        )
+        self.session.submit(intent)
+        self.notify(f"{action}: needs the admin role from whoami; the refusal is in the log", severity="error")
+
+    def operator(self) -> str:
+        """Who presses the keys: an attached console's own operator, else the session's driver."""
+        return getattr(self.session, "operator", "") or self.state.operator
 
     def action_promote(self) -> None:
         s = self.state
@@ -226,9 +281,7 @@ class MainScreen(Screen):
 
         def done(yes: bool | None) -> None:
             if yes:
-                self.session.submit(
-                    ev.PromoteRequested(at=self.session.now(), operator=self._operator(), weight=target)
-                )
+                self.session.submit(ev.PromoteRequested(at=self.session.now(), operator=self.operator(), weight=target))
 
         title = f"Promote {s.plan.deployment}"
         self.app.push_screen(ConfirmModal(title, f"promote {s.weight}% → {target}%?", "Promote"), done)
@@ -240,7 +293,7 @@ class MainScreen(Screen):
             if choice:
                 reason, detail = choice
                 self.session.submit(
-                    ev.RollbackRequested(at=self.session.now(), operator=self._operator(), reason=reason, detail=detail)
+                    ev.RollbackRequested(at=self.session.now(), operator=self.operator(), reason=reason, detail=detail)
                 )
 
         weight = s.weight or s.pending or 0
@@ -281,7 +334,7 @@ class MainScreen(Screen):
             return
         if note is not None:
             self.session.submit(
-                ev.ItemAttested(at=self.session.now(), item=item_id, operator=self._operator(), note=note)
+                ev.ItemAttested(at=self.session.now(), item=item_id, operator=self.operator(), note=note)
             )
             return
         title = f"Attest {item_id}"
@@ -297,7 +350,7 @@ class MainScreen(Screen):
             return
         if reason:
             self.session.submit(
-                ev.ItemWaived(at=self.session.now(), item=item_id, operator=self._operator(), reason=reason)
+                ev.ItemWaived(at=self.session.now(), item=item_id, operator=self.operator(), reason=reason)
             )
             return
 
@@ -330,40 +383,10 @@ class MainScreen(Screen):
 
     @on(CommandLine.Submitted)
     def _command(self, message: CommandLine.Submitted) -> None:
-        self._close_command()
-        verb, args = message.command.verb, message.command.args
-        if verb in ("promote", "rollback", "waive") and self.check_action(verb, ()) is not True:
-            reason = "read-only console" if self.readonly else "; ".join(view.controls(self.state, False).blockers)
-            self.notify(f"{verb}: not allowed now: {reason or 'needs the admin role'}", severity="error")
-            if verb == "promote" and not self.readonly:  # audited: the conductor logs the refusal
-                self.session.submit(
-                    ev.PromoteRequested(at=self.session.now(), operator=self._operator(), weight=args.get("weight"))
-                )
-            return
-        match verb:
-            case "promote":
-                if args.get("weight") not in (None, self.state.next_weight):
-                    self.notify(f"promote: the next stage is {self.state.next_weight}%", severity="error")
-                    return
-                self.action_promote()
-            case "rollback":
-                self.action_rollback(args.get("reason") or "MANUAL", args.get("detail") or "")
-            case "attest":
-                self._with_item(args["item"], lambda i: self.attest(i, args.get("note") or ""))
-            case "waive":
-                self._with_item(args["item"], lambda i: self.waive(i, args["reason"]))
-            case "quit":
-                self.action_quit()
-            case "help":
-                self.action_help()
-            case _:
-                self.notify(f"{verb}: only in replay", severity="warning")
+        from console.commandmode import run_command
 
-    def _with_item(self, item_id: str, then: Any) -> None:
-        if item_id not in self.state.items:
-            self.notify(f"no checklist item {item_id!r}", severity="error")
-            return
-        then(item_id)
+        self._close_command()
+        run_command(self, message.command.verb, message.command.args)
 
     # -- panes, help, pause, quit ----------------------------------------------------------------
 

@@ -17,23 +17,26 @@ def list_sessions(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
         from sessions.control import Control
+        from sessions.review import stored_reasons
 
         rows = filter_sessions(store.sessions(), args.outcome, since)
         drivers = Control(store).drivers()
+        reviews = {s.id: stored_reasons(store.events(s.id)) for s in rows}
     finally:
         store.close()
     if args.json:
-        print(json.dumps([_session_dict(s, drivers.get(s.id)) for s in rows], indent=2))
+        print(json.dumps([_session_dict(s, drivers.get(s.id), reviews[s.id]) for s in rows], indent=2))
         return 0
     if not rows:
         print("no sessions")
         return 0
-    print(f"{'ID':<21} {'DEPLOYMENT / SCENARIO':<34} {'OUTCOME':<12} {'MAX':>4}  {'STARTED':<20} {'ENDED':<20} GUARD")
+    head = f"{'ID':<21} {'DEPLOYMENT / SCENARIO':<34} {'OUTCOME':<12} {'MAX':>4}  {'STARTED':<20} {'ENDED':<20}"
+    print(f"{head} {'REVIEW':<6} GUARD")
     for s in rows:
         what = f"{s.deployment} / {s.scenario}" if s.scenario else s.deployment
         print(
             f"{s.id:<21} {what:<34} {s.outcome or 'open':<12} {s.highest_weight:>3}%  {s.started[:19]:<20} "
-            f"{(s.ended or '-')[:19]:<20} {guard_text(s, drivers.get(s.id))}"
+            f"{(s.ended or '-')[:19]:<20} {'yes' if reviews[s.id] else 'no':<6} {guard_text(s, drivers.get(s.id))}"
         )
     return 0
 
@@ -56,7 +59,7 @@ def guard_text(s: Any, driver: Any) -> str:
     return f"{status}: {driver.describe(time.time())}"
 
 
-def _session_dict(s: Any, driver: Any = None) -> dict[str, Any]:
+def _session_dict(s: Any, driver: Any = None, review: list[str] | None = None) -> dict[str, Any]:
     return {
         "id": s.id,
         "deployment": s.deployment,
@@ -69,4 +72,6 @@ def _session_dict(s: Any, driver: Any = None) -> dict[str, Any]:
         "ended": s.ended,
         "guard": guard_status(s, driver),
         "driver": None if driver is None else {"owner": driver.owner, "host": driver.host, "pid": driver.pid},
+        "review_required": bool(review),
+        "review_reasons": review or [],
     }

@@ -2,7 +2,8 @@
 
 `build_app` wires a `SimModel` and a clock into a Starlette app; `serve` runs it with uvicorn.
 Faults (`Faults`) make the server misbehave on purpose; switch them at run time with
-`POST /sim/faults`.
+`POST /sim/faults`. `POST /sim/webhook[/...]` is a notification receiver: it keeps every JSON
+body, and `GET /sim/webhook` returns them in order.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class Faults:
     slow_seconds: float = 0.0  # delay every ops call by this much
     unauthorized: bool = False  # answer 401 to every ops call
     forbidden: bool = False  # answer 403 to every ops call
+    webhook_fail_next: int = 0  # answer 503 to this many notifications
+    webhook_slow_seconds: float = 0.0  # delay every notification's answer by this much
 
     def update(self, data: dict[str, Any]) -> None:
         """Set the fields in `data`; ValueError names a field that does not exist or has the wrong type."""
@@ -140,6 +143,7 @@ class SimServer:
         self.call_log = call_log
         self.faults = faults
         self.keys: dict[str, tuple[str, Any]] = {}  # key -> (fingerprint, answer; None while in flight)
+        self.received: list[Any] = []  # notification bodies, in order of arrival
 
     # -- the ops API ------------------------------------------------------------------
 
@@ -276,6 +280,22 @@ class SimServer:
                 return _error(422, str(exc))
         return JSONResponse(self.faults.to_json())
 
+    async def webhook(self, request: Request) -> Response:
+        """The notification receiver: POST keeps the JSON body (after any fault), GET lists them."""
+        if request.method == "GET":
+            return JSONResponse(self.received)
+        body = await request.body()
+        if self.faults.webhook_slow_seconds:
+            await asyncio.sleep(self.faults.webhook_slow_seconds)
+        if self.faults.webhook_fail_next:
+            self.faults.webhook_fail_next -= 1
+            return _error(503, "receiver unavailable")
+        try:
+            self.received.append(json.loads(body))
+        except ValueError:
+            return _error(422, "the body must be JSON")
+        return JSONResponse({"ok": True})
+
     async def metrics(self, request: Request) -> Response:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_SimCollector(self.model, self.clock))
@@ -346,6 +366,8 @@ def build_app(
         Route(f"{OPS}/canary/rollback", handler, methods=["POST"]),
         Route("/metrics", server.metrics, methods=["GET"]),
         Route("/sim/faults", server.sim_faults, methods=["GET", "POST"]),
+        Route("/sim/webhook", server.webhook, methods=["GET", "POST"]),
+        Route("/sim/webhook/{rest:path}", server.webhook, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
     app.state.sim = server

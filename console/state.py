@@ -137,6 +137,8 @@ def evolve(s: State, e: ev.Event) -> State:
             return replace(s, rollback=replace(s.rollback, failures=s.rollback.failures + 1)) if s.rollback else s
         case ev.RolledBack():
             return replace(s, weight=e.weight)
+        case ev.Paused() if e.auto_only:
+            return replace(s, auto_promote=False)
         case ev.Paused():
             return replace(s, paused=e.reason)
         case ev.Resumed():

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console import events as ev
+from console.contacts import calls
 from console.engine import FINAL, State, is_admin, promotion_blockers
 from console.plan import Item, format_duration
 from console.rules import Verdict, fmt_value
 from widgets.advisory import AdvisoryRow
 from widgets.checklist import ChecklistRow
+from widgets.contacts import ContactRow
 from widgets.slo import SloRow
 
 HISTORY = 120
@@ -130,6 +132,12 @@ def advisory_rows(s: State, h: History) -> list[AdvisoryRow]:
     return rows
 
 
+def contacts_rows(s: State) -> list[ContactRow]:
+    """The plan's contacts; the ones that matter now (a breach of their rules, a rollback) say why."""
+    now = calls(s)
+    return [ContactRow(c.name, c.role, c.channel, c.when, now.get(c.name, "")) for c in s.plan.contacts]
+
+
 def quantity(value: float, unit: str, *, signed: bool = False) -> str:
     """A compact reading: ratios as percent, three significant digits otherwise."""
     sign = "+" if signed else ""
@@ -206,7 +214,7 @@ def progress(s: State) -> str:
         return "rolling back…"
     if s.phase == "preflight":
         return "pre-flight checks"
-    return s.phase.replace("_", " ")
+    return ""  # a final phase says it all
 
 
 def chart(s: State, h: History, series: str, wall_start: float) -> dict[str, Any]:

@@ -116,7 +116,7 @@ class Anchor:
             return AnchorCheck(False, seq or None, f"the anchor for seq {seq} has a bad HMAC: anchors.log was forged")
         anchors = sorted({(a.seq, a.hash) for a in lines})
         if not anchors:
-            return AnchorCheck(True, reason="no anchor (written before anchors existed?)", anchored=False)
+            return AnchorCheck(True, reason="no anchor: written before anchors existed?", anchored=False)
         last = max(hashes, default=0)
         good = 0
         for seq, head_hash in anchors:

@@ -17,6 +17,7 @@ from console import events as ev
 from console.headless import clock_text
 from console.plan import Item, Plan, format_duration
 from console.rules import Verdict, fmt_value
+from sessions.review import review_reasons
 from sessions.store import SessionInfo, StoredEvent
 
 SCHEMA_VERSION = 1
@@ -66,6 +67,8 @@ class _Fold:
     versions: dict[str, str] = field(default_factory=lambda: {"stable": "", "canary": ""})
     rollback: dict[str, Any] | None = None
     outcome: dict[str, Any] | None = None
+    events: list[ev.Event] = field(default_factory=list)  # everything but the polls, for the review reasons
+    messages: list[dict[str, Any]] = field(default_factory=list)
     last: dict[str, Any] = field(default_factory=lambda: when(0.0, None))
 
 
@@ -83,6 +86,7 @@ def build(info: SessionInfo, events: list[StoredEvent], plan: Plan) -> dict[str,
     outcome = f.outcome or {"outcome": info.outcome or "open", "detail": "", **when(None, info.ended)}
     ends = [s.start for s in f.segments[1:]] + [f.last]
     polls = [p for s in f.segments for p in s.polls]
+    reasons = review_reasons(f.events)
     return {
         "schema_version": SCHEMA_VERSION,
         "session": {
@@ -101,10 +105,12 @@ def build(info: SessionInfo, events: list[StoredEvent], plan: Plan) -> dict[str,
         },
         "outcome": outcome,
         "rollback": f.rollback,
+        "review": {"required": bool(reasons), "reasons": reasons},
         "decisions": f.decisions,
         "stages": [_stage(plan, seg, end) for seg, end in zip(f.segments, ends, strict=True) if seg.polls],
         "checklist": [_item(plan, f, i, polls) for i in plan.items],
         "operators": [{"name": name, **vars(op)} for name, op in f.operators.items()],
+        "communication": f.messages,
         "timeline": f.timeline,
     }
 
@@ -112,11 +118,26 @@ def build(info: SessionInfo, events: list[StoredEvent], plan: Plan) -> dict[str,
 def _fold(f: _Fold, e: ev.Event, moment: dict[str, Any], seq: int) -> None:
     weight_before = f.state.weight
     f.state = s = engine.evolve(f.state, e)
+    if not isinstance(e, ev.Samples):
+        f.events.append(e)
     f.last = moment if moment["at"] >= f.last["at"] else f.last
     match e:
         case ev.Samples():
             f.segments[-1].polls.append((e.at, e.values))
             return  # the polls are summarised per stage, not listed
+        case ev.NotificationSent() | ev.NotificationFailed():
+            sent = isinstance(e, ev.NotificationSent)
+            error = "" if sent else e.error
+            f.messages.append(
+                {
+                    "channel": e.channel,
+                    "milestone": e.milestone,
+                    "status": "sent" if sent else "failed",
+                    "attempts": e.attempts,
+                    "error": error,
+                    **moment,
+                }
+            )
         case ev.StatusRead():
             f.versions["stable"] = e.stable_version or f.versions["stable"]
             f.versions["canary"] = e.canary_version or f.versions["canary"]
@@ -307,4 +328,8 @@ def summary(e: ev.Event, s: engine.State) -> str:  # noqa: C901 - one case per e
             return "resumed: data is back"
         case ev.Finished():
             return f"finished: {e.outcome.replace('_', ' ')}" + (f" — {e.detail}" if e.detail else "")
+        case ev.NotificationSent():
+            return f"notification {e.milestone} sent to {e.channel} ({e.attempts} attempt(s))"
+        case ev.NotificationFailed():
+            return f"notification {e.milestone} to {e.channel} NOT delivered after {e.attempts} attempt(s): {e.error}"
     return e.kind

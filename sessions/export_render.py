@@ -22,6 +22,7 @@ GLYPHS = {
     "rolled_back": "✖",
     "aborted": "✖",
     "pending": "⚠",
+    "sent": "✔",
     "running": "⚠",
     "unknown": "◌",
     "open": "◌",
@@ -118,6 +119,7 @@ def markdown(report: dict[str, Any]) -> str:
         ],
     )
     lines += ["", "Times: `+hh:mm:ss` is session time; wall times are UTC.", ""]
+    lines += _review(report["review"])
     lines += _rollback(report["rollback"])
     lines += ["## Decisions", ""]
     rows = [
@@ -151,10 +153,24 @@ def markdown(report: dict[str, Any]) -> str:
             for o in report["operators"]
         ],
     )
+    lines += ["", "## Communication", ""]
+    rows = [
+        (m["time"], _clock(m["wall"]), m["channel"], m["milestone"], _status(m["status"]), m["attempts"], m["error"])
+        for m in report["communication"]
+    ]
+    head = ("time", "wall", "channel", "milestone", "status", "attempts", "error")
+    lines += _table(head, rows) if rows else ["No notification was sent (no channel configured, or --no-notify)."]
     lines += ["", "## Timeline", ""]
     rows = [(t["time"], _clock(t["wall"]), f"{t['weight']}%", t["summary"]) for t in report["timeline"]]
     lines += _table(("time", "wall", "weight", "event"), rows)
     return "\n".join(lines) + "\n"
+
+
+def _review(review: dict[str, Any]) -> list[str]:
+    if not review["required"]:
+        return ["## Post-deployment review", "", "Not required: no rollback, waiver, breach or failed message.", ""]
+    lines = ["## Post-deployment review", "", "**Required**, because:", ""]
+    return [*lines, *(f"- {cell(reason)}" for reason in review["reasons"]), ""]
 
 
 def _rollback(rb: dict[str, Any] | None) -> list[str]:

@@ -7,9 +7,27 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from prom_helpers import Exposition, PrometheusServer
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Nothing a test runs writes to the real user dirs: sessions.db, console.log, anchor.key, keymap."""
+    home = tmp_path_factory.mktemp("home")
+    names = {"XDG_DATA_HOME": "data", "XDG_STATE_HOME": "state", "XDG_CONFIG_HOME": "config"}
+    saved = {k: os.environ.get(k) for k in [*names, "CANARY_ANCHOR_KEY"]}
+    for var, sub in names.items():
+        os.environ[var] = str(home / sub)
+    os.environ["CANARY_ANCHOR_KEY"] = str(home / "anchor.key")
+    yield
+    for var, value in saved.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+
 
 # --- Prometheus integration (tests/prom_helpers.py) -----------------------------------------------
-from prom_helpers import Exposition, PrometheusServer
 
 
 @pytest.fixture(scope="session")

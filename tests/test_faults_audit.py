@@ -187,7 +187,7 @@ def test_a_log_written_before_anchors_verifies_with_a_note(db, key, capsys):
     session = record(db, None)
     code, out = verify(db, capsys)
     assert code == 0
-    assert out == f"{session}: ok (no anchor (written before anchors existed?))\n"
+    assert out == f"{session}: ok (no anchor: written before anchors existed?)\n"
 
 
 def test_the_key_and_the_anchors_are_private_and_outside_the_database(db, key):

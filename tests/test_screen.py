@@ -106,7 +106,9 @@ async def test_a_viewer_sees_promote_and_rollback_disabled_with_the_reason():
         await pilot.press("R")
         await pilot.press("P")
         await settle(pilot)
-        assert app.session.submitted == []
+        assert isinstance(app.screen, MainScreen)  # no modal: nothing to confirm
+        # the presses go to the conductor only to be refused there and audited
+        assert [type(e) for e in app.session.submitted] == [ev.RollbackRequested, ev.PromoteRequested]
         assert "admin" in str(screen.query_one("#ladder").render())
         assert screen.query_one("#rollback").disabled
 
@@ -278,3 +280,36 @@ def test_a_broken_keymap_is_ignored(tmp_path):
     bad.write_text("[keys\n")
     assert load_keymap(bad) == {}
     assert load_keymap(tmp_path / "missing.toml") == {}
+
+
+async def test_idle_lock_hides_the_controls_until_a_key_and_a_confirmation():
+    app = recorded_app(BAKING)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = main(app)
+        now = [0.0]
+        screen.idle.clock = lambda: now[0]
+        screen.idle.touch()
+        now[0] = 15 * 60 + 1
+        screen._check_idle()
+        await settle(pilot)
+        assert screen.check_action("rollback", ()) is False  # hidden while locked
+        await pilot.press("R")  # the first key only asks to unlock
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal) and app.session.submitted == []
+        await pilot.press("y")
+        await settle(pilot)
+        assert screen.check_action("rollback", ()) is True
+        await pilot.press("R", "y")
+        await settle(pilot)
+        (intent,) = app.session.submitted
+        assert isinstance(intent, ev.RollbackRequested)
+
+
+def test_idle_lock_never_locks_with_zero():
+    from console.idle import IdleLock
+
+    now = [0.0]
+    lock = IdleLock(0, clock=lambda: now[0])
+    now[0] = 10**6
+    assert not lock.check() and not lock.locked
