@@ -14,8 +14,8 @@ from typing import Any
 
 from console import engine
 from console import events as ev
-from console.headless import clock_text
-from console.plan import Item, Plan, format_duration
+from console.eventtext import clock_text, describe
+from console.plan import Item, Plan
 from console.rules import Verdict, fmt_value
 from sessions.review import review_reasons
 from sessions.store import SessionInfo, StoredEvent
@@ -174,7 +174,7 @@ def _fold(f: _Fold, e: ev.Event, moment: dict[str, Any], seq: int) -> None:
     if isinstance(e, ITEM_EVENTS):
         f.item_wall[e.item] = moment["wall"]
     _count_operator(f.operators, e)
-    text = summary(e, s)
+    text = describe(e, s)
     f.timeline.append({"seq": seq, **moment, "weight": s.weight, "kind": e.kind, "summary": text})
     if isinstance(e, DECISIONS):
         by = getattr(e, "by", None) or getattr(e, "operator", None) or "conductor"
@@ -273,63 +273,3 @@ def _item(plan: Plan, f: _Fold, item: Item, polls: list[Poll]) -> dict[str, Any]
         "note": note,
         "checks": f.checks.get(item.id, []),
     }
-
-
-def summary(e: ev.Event, s: engine.State) -> str:  # noqa: C901 - one case per event kind
-    """One line for the timeline: what the event says, in words."""
-    match e:
-        case ev.SessionStarted():
-            scen = f", scenario {e.scenario}" if e.scenario else ""
-            auto = ", auto-promote" if e.auto_promote else ""
-            return f"session started by {e.operator} on {e.deployment} (plan {e.plan}{scen}{auto})"
-        case ev.SessionResumed():
-            return f"session resumed by {e.operator}: {format_duration(e.gap)} not observed"
-        case ev.StatusRead():
-            return f"ops status: {e.state}, weight {e.weight}%, pods {e.ready}/{e.desired} ready"
-        case ev.CheckResult():
-            return f"check {e.item} [{e.target}]: {'ok' if e.ok else 'FAILED'} — {e.detail}"
-        case ev.ItemAttested():
-            return f"attested {e.item} by {e.operator}" + (f": {e.note}" if e.note else "")
-        case ev.ItemWaived():
-            return f"waived {e.item} by {e.operator}: {e.reason}"
-        case ev.PromoteRequested():
-            return f"promotion requested by {e.operator}" + (f" to {e.weight}%" if e.weight is not None else "")
-        case ev.RollbackRequested():
-            return f"rollback requested by {e.operator}: {e.reason}" + (f" — {e.detail}" if e.detail else "")
-        case ev.AbortRequested():
-            return f"abort requested by {e.operator}: {e.reason}"
-        case ev.PromotionDecided():
-            return f"decision: promote {e.from_weight}% → {e.to_weight}% (by {e.by})"
-        case ev.PromoteRefused():
-            return f"promotion refused for {e.operator}: {e.reason}"
-        case ev.Promoted():
-            return f"ops API confirmed weight {e.weight}%"
-        case ev.PromoteFailed():
-            return f"promotion to {e.weight}% failed: {e.error}"
-        case ev.StageStarted():
-            return f"stage {e.stage + 1}/{len(s.plan.stages)} at {e.weight}%: bake {format_duration(e.bake)}"
-        case ev.BakeServed():
-            return f"bake served at {e.weight}%"
-        case ev.ValidationStarted():
-            return f"at {s.weight}%: validating for {format_duration(e.duration)}"
-        case ev.RuleChanged():
-            return f"rule {e.series}: {e.previous} → {e.verdict}: {e.detail}"
-        case ev.RollbackDecided():
-            return f"decision: roll back ({e.reason}, by {e.by}): {e.detail}"
-        case ev.RollbackRefused():
-            return f"rollback refused for {e.operator}: {e.reason}"
-        case ev.RolledBack():
-            return f"ops API confirmed rollback: weight {e.weight}%"
-        case ev.RollbackFailed():
-            return f"rollback attempt failed: {e.error}"
-        case ev.Paused():
-            return f"paused: {e.reason}"
-        case ev.Resumed():
-            return "resumed: data is back"
-        case ev.Finished():
-            return f"finished: {e.outcome.replace('_', ' ')}" + (f" — {e.detail}" if e.detail else "")
-        case ev.NotificationSent():
-            return f"notification {e.milestone} sent to {e.channel} ({e.attempts} attempt(s))"
-        case ev.NotificationFailed():
-            return f"notification {e.milestone} to {e.channel} NOT delivered after {e.attempts} attempt(s): {e.error}"
-    return e.kind
