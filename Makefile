@@ -17,7 +17,7 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/canary-console demo
+	$(BIN)/canary-console demo --attest-all "attested by make demo"
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

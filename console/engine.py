@@ -203,6 +203,8 @@ def _guard(step: _Step, at: float) -> None:
                 emit(_rollback(s, at, "SLO_VIOLATION", describe(rule, tr, at), "conductor", evidence(rule, tr, at)))
                 return
     limit = s.plan.no_data_limit
+    if s.stage < 0:  # no canary traffic yet: nothing to have data about
+        return
     stale = [t for t in s.trackers.values() if t.verdict == Verdict.UNKNOWN and t.unknown_for(at) >= limit]
     if stale and not s.paused:
         emit(ev.Paused(at=at, reason=f"no data for {stale[0].series} for {format_duration(stale[0].unknown_for(at))}"))

@@ -421,3 +421,14 @@ def test_folding_the_logged_events_gives_the_live_state_at_every_step():
             assert fold(d.log) == d.state
     assert d.state.outcome == "succeeded"
     assert fold([ev.from_record(*ev.to_record(e)) for e in d.log]) == d.state
+
+
+def test_a_promotion_after_a_long_preflight_does_not_pause_for_missing_data(d):
+    """Before any canary traffic there is no data to miss: the first promotion must not pause."""
+    d.start(0)
+    d.ready(1)
+    late = PLAN.no_data_limit + 600
+    for at in range(10, int(late), 10):  # polls before any traffic: every series unknown
+        d.feed(ev.Samples(at=float(at), values=dict.fromkeys(PLAN.series())))
+    decisions, _ = d.feed(ev.PromoteRequested(at=late, operator="ana"))
+    assert of(ev.PromotionDecided, decisions) and not of(ev.Paused, decisions)
