@@ -54,6 +54,15 @@ class SessionStarted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BaselineLoaded(Event):
+    """The deployment's baseline at start: the medians a succeeded session `source` saw at 100%."""
+
+    kind: ClassVar[str] = "baseline_loaded"
+    values: dict[str, float]
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SessionResumed(Event):
     """The console came back to an open session; `gap` session seconds were not observed."""
 

@@ -17,6 +17,8 @@ def clock_text(at: float) -> str:
 def describe(e: ev.Event, s: State) -> str:  # noqa: C901 - one case per event kind
     """What one event says, in words (the evidence of a rollback included)."""
     match e:
+        case ev.BaselineLoaded():
+            return f"baseline from session {e.source}: {len(e.values)} series"
         case ev.StatusRead():
             return f"ops status: {e.state}, weight {e.weight}%, pods {e.ready}/{e.desired} ready"
         case ev.PromoteRequested():

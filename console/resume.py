@@ -106,13 +106,17 @@ def begin(
             deployment=r.plan.deployment, scenario=r.scenario, plan=r.plan.name, operator=r.operator, meta=r.meta
         )
         control.acquire(session, r.operator, host, pid)
+        starter = _starter(session, r, auto_promote, store)
     except BaseException:
         store.close()
         raise
-    return Begun(store, control, session, _starter(session, r, auto_promote))
+    return Begun(store, control, session, starter)
 
 
-def _starter(session: str, r: Any, auto_promote: bool) -> Starter:
+def _starter(session: str, r: Any, auto_promote: bool, store: Any) -> Starter:
+    """SessionStarted, then the deployment's baseline (if a session succeeded before), then the attestations."""
+    from sessions.baseline import load_baseline
+
     started = ev.SessionStarted(
         at=r.clock.now(),
         session=session,
@@ -123,9 +127,9 @@ def _starter(session: str, r: Any, auto_promote: bool) -> Starter:
         auto_promote=auto_promote,
         scenario=r.scenario,
     )
-    marks: list[ev.Event] = [
-        ev.ItemAttested(at=r.clock.now(), item=i, operator=r.operator, note=n) for i, n in r.attestations
-    ]
+    source, values = load_baseline(store, r.plan.deployment)
+    marks: list[ev.Event] = [ev.BaselineLoaded(at=r.clock.now(), values=values, source=source)] if values else []
+    marks += [ev.ItemAttested(at=r.clock.now(), item=i, operator=r.operator, note=n) for i, n in r.attestations]
 
     async def start(runner: Any) -> None:
         await runner.start(started, marks)

@@ -7,12 +7,17 @@ import json
 import time
 from typing import Any
 
+from console.cli import UsageError
 from console.commands import open_store
 
 
 def list_sessions(args: argparse.Namespace) -> int:
     from console.replay import filter_sessions, since_time
 
+    if args.action == "prune":
+        return prune_sessions(args)
+    if args.older_than is not None or args.dry_run:
+        raise UsageError("--older-than and --dry-run go with: canary-console sessions prune")
     since = since_time(args.since)
     store = open_store(args)
     try:
@@ -38,6 +43,31 @@ def list_sessions(args: argparse.Namespace) -> int:
             f"{s.id:<21} {what:<34} {s.outcome or 'open':<12} {s.highest_weight:>3}%  {s.started[:19]:<20} "
             f"{(s.ended or '-')[:19]:<20} {'yes' if reviews[s.id] else 'no':<6} {guard_text(s, drivers.get(s.id))}"
         )
+    return 0
+
+
+def prune_sessions(args: argparse.Namespace) -> int:
+    """Delete finished sessions that ended before --older-than; print each one (or what would go)."""
+    from sessions.retention import parse_age, prune
+
+    if args.older_than is None:
+        raise UsageError("sessions prune needs --older-than AGE (e.g. 90d, 12h, 30m)")
+    if args.json or args.outcome or args.since:
+        raise UsageError("--json, --outcome and --since list sessions; sessions prune takes --older-than and --dry-run")
+    try:
+        age = parse_age(args.older_than)
+    except ValueError as exc:
+        raise UsageError(f"--older-than: {exc}") from None
+    store = open_store(args)
+    try:
+        gone = prune(store, age, dry_run=args.dry_run)
+    finally:
+        store.close()
+    verb = "would prune" if args.dry_run else "pruned"
+    for p in gone:
+        print(f"{verb} {p.id} {p.deployment} {p.outcome} ended {p.ended[:19]} (head seq {p.head_seq} kept)")
+    if not gone:
+        print(f"no finished session ended more than {args.older_than} ago")
     return 0
 
 

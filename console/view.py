@@ -32,8 +32,11 @@ class History:
     values: dict[str, deque] = field(default_factory=dict)
     versions: tuple[str, str] = ("", "")
     stage_at: float = 0.0
+    baseline: dict[str, float] = field(default_factory=dict)  # from the last BaselineLoaded
 
     def add(self, e: ev.Event) -> None:
+        if isinstance(e, ev.BaselineLoaded):
+            self.baseline = dict(e.values)
         if isinstance(e, ev.StatusRead):
             self.versions = (e.stable_version, e.canary_version)
         if isinstance(e, ev.StageStarted | ev.ValidationStarted):
@@ -86,7 +89,9 @@ def item_status(s: State, i: Item) -> str:
     return "shown" if i.handling == "shown" else "gate"
 
 
-def slo_rows(s: State, h: History, now: float) -> list[SloRow]:
+def slo_rows(s: State, h: History, now: float, baseline: dict[str, float] | None = None) -> list[SloRow]:
+    """One row per rule series; `baseline` (default: the one the history loaded) fills the base column."""
+    baseline = h.baseline if baseline is None else baseline
     rows = []
     for name, rule in s.plan.series().items():
         tr = s.trackers[name]
@@ -108,6 +113,7 @@ def slo_rows(s: State, h: History, now: float) -> list[SloRow]:
                 timer=timer,
                 history=tuple(h.series(name)),
                 threshold=rule.threshold,
+                base=fmt_value(rule, baseline[name]) if name in baseline else "",
             )
         )
     return rows

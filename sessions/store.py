@@ -22,8 +22,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import SQLModel
 
 from sessions.anchor import Anchor, AnchorLine
+from sessions.baseline import BASELINE, write_baseline
 from sessions.chain import ChainRow, VerifyResult, canonical_json, genesis_hash, link, verify_rows
 from sessions.errors import StoreError
+from sessions.retention import PRUNED, pruned_results
 from sessions.tables import EVENT, SESSION
 
 OUTCOMES = ("succeeded", "rolled_back", "aborted")
@@ -72,7 +74,7 @@ class EventStore:
         try:
             # BEGIN IMMEDIATE: two processes creating a fresh store wait for each other instead of failing
             with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
-                SQLModel.metadata.create_all(conn, tables=[SESSION, EVENT])
+                SQLModel.metadata.create_all(conn, tables=[SESSION, EVENT, PRUNED, BASELINE])
         except SQLAlchemyError as exc:
             self.engine.dispose()
             reason = _db_reason(exc)
@@ -166,13 +168,17 @@ class EventStore:
         ended = datetime.now(UTC).isoformat(timespec="microseconds")
         with self._write("close session") as conn:
             current = conn.execute(
-                select(SESSION.c.outcome, SESSION.c.head_seq, SESSION.c.head_hash).where(SESSION.c.id == session_id)
+                select(SESSION.c.outcome, SESSION.c.head_seq, SESSION.c.head_hash, SESSION.c.deployment).where(
+                    SESSION.c.id == session_id
+                )
             ).one_or_none()
             if current is None:
                 raise StoreError(f"no session {session_id}")
             if current.outcome is not None:
                 raise StoreError(f"session {session_id} is already closed ({current.outcome})")
             conn.execute(update(SESSION).where(SESSION.c.id == session_id).values(ended=ended, outcome=outcome))
+            if outcome == "succeeded":  # with the close: a succeeded session always leaves its baseline
+                write_baseline(conn, session_id, current.deployment)
         if self.anchor is not None:
             self.anchor.record(session_id, current.head_seq, current.head_hash)
 
@@ -253,6 +259,7 @@ class EventStore:
                     select(EVENT.c.session_id).where(EVENT.c.session_id.not_in(known)).distinct()
                 ).scalars()
                 results += [VerifyResult(orphan, False, None, "events without a session row") for orphan in orphans]
+                results += pruned_results(conn, anchors)
             return results
 
     # -- transactions ------------------------------------------------------------

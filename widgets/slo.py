@@ -14,10 +14,11 @@ from widgets.checklist import LIST_BINDINGS, fit_widths
 from widgets.spark import spark
 from widgets.status import KIND_STYLES, LABELS, status_text
 
-COLUMNS = ("status", "series", "value", "limit", "trend", "timer")
+COLUMNS = ("status", "series", "value", "base", "limit", "trend", "timer")
 SPARK_WIDTH = 20
 # How the table gives way when narrow: (column, narrowest width), or (column, None) to drop it.
 NARROWING: tuple[tuple[str, int | None], ...] = (
+    ("base", None),
     ("trend", 8),
     ("series", 14),
     ("limit", None),
@@ -41,6 +42,7 @@ class SloRow:
     timer: str
     history: tuple[float | None, ...]
     threshold: float | None
+    base: str = ""  # the deployment's baseline value; the column shows only when some row has one
 
 
 def _trend(row: SloRow, width: int) -> Text:
@@ -57,6 +59,7 @@ def _cells(row: SloRow, spark_width: int) -> dict[str, Text]:
         "status": status_text(row.status),
         "series": Text(row.title or row.series, no_wrap=True, overflow="ellipsis"),
         "value": Text(row.value, justify="right", no_wrap=True, overflow="ellipsis"),
+        "base": Text(row.base, style="dim", justify="right", no_wrap=True, overflow="ellipsis"),
         "limit": Text(row.limit, style="dim", no_wrap=True, overflow="ellipsis"),
         "trend": _trend(row, spark_width),
         "timer": Text(row.timer, no_wrap=True, overflow="ellipsis"),
@@ -119,6 +122,8 @@ class SloTable(DataTable):
             "trend": SPARK_WIDTH,
             "timer": longest([row.timer for row in self._rows], 24, len("timer")),
         }
+        if any(row.base for row in self._rows):
+            natural["base"] = longest([row.base for row in self._rows], 12, len("base"))
         return fit_widths(natural, self.scrollable_content_region.width, 2 * self.cell_padding, NARROWING)
 
     def _render_rows(self) -> None:
@@ -136,7 +141,7 @@ class SloTable(DataTable):
         self.clear(columns=True)
         columns = [key for key in COLUMNS if key in layout[1]]
         for key in columns:
-            label = Text(key, justify="right") if key == "value" else key
+            label = Text(key, justify="right") if key in ("value", "base") else key
             self.add_column(label, width=layout[1][key], key=key)
         for row in self._rows:
             cells = _cells(row, spark_width)
