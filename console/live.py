@@ -93,6 +93,7 @@ class LiveSession:
         notifier.attach(self.runner)
         if self.on_trouble is not None:
             self.runner.on_trouble.append(self.on_trouble)
+        self.runner.history_listeners.append(on_event)
         on_ready(self)
         try:
             async with Guard(b.control, self.runner, b.session):

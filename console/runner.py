@@ -54,6 +54,7 @@ class Runner:
         self.in_flight: str | None = None
         self.trouble: str | None = None  # what keeps the runner from recording, for the operator
         self.on_trouble: list[Callable[[str | None], None]] = []
+        self.history_listeners: list[Listener] = []  # told the logged events of a resumed session
         self._backlog: list[ev.Event] = []
         self._flushing = False
         self._saved: ev.Event | None = None  # the last event whose batch is in the log
@@ -94,7 +95,10 @@ class Runner:
         (with the same idempotency key) only if the weight is not there.
         """
         for kind, at, payload in records:
-            self.state = engine.evolve(self.state, ev.from_record(kind, at, payload))
+            e = ev.from_record(kind, at, payload)
+            self.state = engine.evolve(self.state, e)
+            for listener in self.history_listeners:  # a screen shows what happened before the crash too
+                listener(e, self.state)
         for e in before:
             await self.feed(e)
         await self.feed(resumed)

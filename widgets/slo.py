@@ -54,7 +54,9 @@ def _trend(row: SloRow, width: int) -> Text:
     return Text(spark(row.history, width, lo=lo, hi=hi), style=style, no_wrap=True)
 
 
-def _cells(row: SloRow, spark_width: int) -> dict[str, Text]:
+def _cells(row: SloRow, spark_width: int, base_shown: bool = True) -> dict[str, Text]:
+    # no room for the base column: the baseline goes in the timer cell while there is no timer to show
+    timer = row.timer or ("" if base_shown or not row.base else f"base {row.base}")
     return {
         "status": status_text(row.status),
         "series": Text(row.title or row.series, no_wrap=True, overflow="ellipsis"),
@@ -62,7 +64,7 @@ def _cells(row: SloRow, spark_width: int) -> dict[str, Text]:
         "base": Text(row.base, style="dim", justify="right", no_wrap=True, overflow="ellipsis"),
         "limit": Text(row.limit, style="dim", no_wrap=True, overflow="ellipsis"),
         "trend": _trend(row, spark_width),
-        "timer": Text(row.timer, no_wrap=True, overflow="ellipsis"),
+        "timer": Text(timer, style="" if row.timer else "dim", no_wrap=True, overflow="ellipsis"),
     }
 
 
@@ -120,7 +122,7 @@ class SloTable(DataTable):
             "value": longest([row.value for row in self._rows], 12, len("value")),
             "limit": longest([row.limit for row in self._rows], 12, len("limit")),
             "trend": SPARK_WIDTH,
-            "timer": longest([row.timer for row in self._rows], 24, len("timer")),
+            "timer": longest([row.timer or (f"base {row.base}" if row.base else "") for row in self._rows], 24, 5),
         }
         if any(row.base for row in self._rows):
             natural["base"] = longest([row.base for row in self._rows], 12, len("base"))
@@ -128,11 +130,11 @@ class SloTable(DataTable):
 
     def _render_rows(self) -> None:
         layout = ([row.series for row in self._rows], self._widths())
-        spark_width = layout[1].get("trend", 0)
+        spark_width, base_shown = layout[1].get("trend", 0), "base" in layout[1]
         if layout == self._layout:
             for row in self._rows:
                 if self._shown.get(row.series) != row:
-                    cells = _cells(row, spark_width)
+                    cells = _cells(row, spark_width, base_shown)
                     for column in layout[1]:
                         self.update_cell(row.series, column, cells[column])
             self._shown = {row.series: row for row in self._rows}
@@ -144,7 +146,7 @@ class SloTable(DataTable):
             label = Text(key, justify="right") if key in ("value", "base") else key
             self.add_column(label, width=layout[1][key], key=key)
         for row in self._rows:
-            cells = _cells(row, spark_width)
+            cells = _cells(row, spark_width, base_shown)
             self.add_row(*(cells[key] for key in columns), key=row.series)
         self._layout = layout
         self._shown = {row.series: row for row in self._rows}
