@@ -267,3 +267,40 @@ def test_snapshot(snap_compare, recorded, size):
         await goto(pilot, "+0h38m")  # 25%, p95 latency pending
 
     assert snap_compare(replay_app(*recorded), terminal_size=size, run_before=before)
+
+
+def panels(app: CanaryApp) -> dict[str, object]:
+    """What the operator reads: SLO rows, checklist rows, stage ladder, banner, event log."""
+    screen = app.main
+
+    def rows(table_id: str) -> list[list[str]]:
+        table = screen.query_one(table_id)
+        return [[getattr(c, "plain", str(c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+    log = screen.query_one(EventLog)
+    return {
+        "slos": rows("#slos"),
+        "checklist": rows("#checklist"),
+        "ladder": str(screen.query_one("#ladder").render()),
+        "banner": str(screen.query_one("#banner", Banner).render()) if screen.query_one("#banner").display else "",
+        "events": [strip.text for strip in log.lines][-20:],
+    }
+
+
+@pytest.mark.parametrize("t", [20 * 60, 38 * 60, 40 * 60 + 10], ids=["baking", "pending", "rolled-back"])
+async def test_replay_at_a_moment_shows_what_the_live_screen_showed(recorded, t):
+    from tui_support import recorded_app
+
+    live = recorded_app([e for e in ROLLED_BACK if e.at <= t], readonly=True)
+    async with live.run_test(size=(120, 40)) as pilot:
+        for _ in range(5):
+            await pilot.pause()
+        seen_live = panels(live)
+    replay = replay_app(*recorded)
+    async with replay.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await goto(pilot, f"+{t // 3600}h{t % 3600 // 60}m{t % 60}s" if t % 60 else f"+{t // 3600}h{t % 3600 // 60}m")
+        for _ in range(5):
+            await pilot.pause()
+        seen_replay = panels(replay)
+    assert seen_replay == seen_live
