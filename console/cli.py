@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     sessions = sub.add_parser("sessions", parents=[common], help="list past and open sessions, or prune old ones")
     sessions.add_argument("action", nargs="?", choices=("prune",), help="prune: delete finished sessions (keeps heads)")
     sessions.add_argument("--json", action="store_true", help="JSON output")
+    sessions.add_argument("--tui", action="store_true", help="a screen listing them; enter opens the replay")
     sessions.add_argument("--outcome", choices=("succeeded", "rolled_back", "aborted", "open"), help="only these")
     sessions.add_argument("--since", metavar="AGE|DATE", help="started within 7d, 24h, 90m or since a UTC date")
     sessions.add_argument("--older-than", metavar="AGE", help="prune: sessions that ended more than 90d, 12h, 30m ago")

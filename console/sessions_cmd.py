@@ -32,6 +32,8 @@ def list_sessions(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([_session_dict(s, drivers.get(s.id), reviews[s.id]) for s in rows], indent=2))
         return 0
+    if args.tui:
+        return _pick_and_replay(args, rows, {s.id: guard_status(s, drivers.get(s.id)) for s in rows}, reviews)
     if not rows:
         print("no sessions")
         return 0
@@ -69,6 +71,16 @@ def prune_sessions(args: argparse.Namespace) -> int:
     if not gone:
         print(f"no finished session ended more than {args.older_than} ago")
     return 0
+
+
+def _pick_and_replay(args: argparse.Namespace, rows: list[Any], guards: dict[str, str], reviews: dict) -> int:
+    from console.replay import replay
+    from console.sessions_screen import SessionsApp
+
+    chosen = SessionsApp(rows, guards, reviews).run(mouse=False)
+    if not chosen:
+        return 0
+    return replay(argparse.Namespace(db=args.db, id=chosen, plan=None, speed=60.0))
 
 
 def guard_status(s: Any, driver: Any) -> str:

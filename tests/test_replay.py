@@ -304,3 +304,19 @@ async def test_replay_at_a_moment_shows_what_the_live_screen_showed(recorded, t)
             await pilot.pause()
         seen_replay = panels(replay)
     assert seen_replay == seen_live
+
+
+async def test_the_sessions_screen_lists_them_and_enter_picks_one_to_replay(recorded):
+    from console.sessions_screen import SessionsApp
+
+    db, session = recorded
+    with EventStore(db) as store:
+        rows = store.sessions()
+    app = SessionsApp(rows, {session: ""}, {session: ["rolled back"]})
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        table = app.query_one("SessionList")
+        assert table.row_count == 1 and "rolled back" in str(table.get_row_at(0)[2])
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.return_value == session
