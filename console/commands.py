@@ -157,6 +157,8 @@ def demo(args: argparse.Namespace) -> int:
             "fail_check": sorted(failing),
             "plan": _plan_path(args),
             "auto_promote": args.auto_promote,
+            "attest": args.attest,  # not secrets: a resume after a crash attests the same way
+            "attest_all": args.attest_all,
             "no_notify": getattr(args, "no_notify", False),
         }
         operator, roles = operator_name(who["user"]), list(who["roles"])
@@ -196,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
             "token_file": str(args.token_file) if args.token_file else None,
             "plan": _plan_path(args),
             "auto_promote": args.auto_promote,
+            "attest": args.attest,  # not secrets: a resume after a crash attests the same way
+            "attest_all": args.attest_all,
             "no_notify": getattr(args, "no_notify", False),
         }
         return Rollout(plan, ops, metrics, RealClock(), operator_name(who.user), list(who.roles), marks, meta=meta)

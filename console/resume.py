@@ -153,8 +153,17 @@ def _resumer(store: Any, info: Any, r: Any, took_over: str = "") -> Starter:
     resumed = ev.SessionResumed(at=r.clock.now(), operator=r.operator, roles=r.roles, gap=round(gap, 3))
     changed = ev.DriverChanged(at=r.clock.now(), operator=r.operator, previous=info.operator, reason=took_over)
 
+    done = {p["item"] for kind, _, p in records if kind in ("attested", "waived")}
+    marks = [  # attestations given on this command line that the log does not have yet (killed before they landed)
+        ev.ItemAttested(at=r.clock.now(), item=i, operator=r.operator, note=n)
+        for i, n in r.attestations
+        if i not in done
+    ]
+
     async def resume(runner: Any) -> None:
         await runner.resume(records, resumed, [changed] if took_over else [])
+        for mark in marks:
+            await runner.feed(mark)
 
     return resume
 
@@ -187,7 +196,7 @@ def resume_args(store_db: Any, session_id: str | None, headless: bool, take_over
     if meta.get("command") not in ("demo", "run"):
         raise UsageError(f"session {info.id} does not say how it was started; start it again with the same command")
     return argparse.Namespace(
-        **{k: v for k, v in meta.items() if k != "command"},
+        **{k: v for k, v in meta.items() if k not in ("command", "attest", "attest_all")},
         command=meta["command"],
         db=store_db,
         headless=headless,
@@ -196,6 +205,6 @@ def resume_args(store_db: Any, session_id: str | None, headless: bool, take_over
         new=False,
         idle_lock=15.0,
         readonly=False,
-        attest=[],
-        attest_all=None,
+        attest=meta.get("attest") or [],
+        attest_all=meta.get("attest_all"),
     )
