@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widgets import Static
+
+from widgets.linebar import LineBar
 
 
 @dataclass(frozen=True)
@@ -68,29 +69,10 @@ def header_line(info: HeaderInfo, width: int) -> Text:
     return line
 
 
-class SessionHeader(Static):
+class SessionHeader(LineBar):
     """One line: service, versions, weight, phase, operator, session id and the session clock."""
 
-    DEFAULT_CSS = """
-    SessionHeader {
-        height: 1;
-        width: 1fr;
-        padding: 0 1;
-        background: $panel;
-        color: $foreground;
-    }
-    """
-
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__("", id=id, classes=classes)
-        self._info: HeaderInfo | None = None
-
-    def show(self, info: HeaderInfo) -> None:
-        """Show `info`."""
-        self._info = info
-        self.refresh()
-
-    def render(self) -> Text:
-        if self._info is None:
+    def line(self, info: HeaderInfo | None, width: int) -> Text:
+        if info is None:
             return Text("canary-console", style="bold")
-        return header_line(self._info, self.content_size.width)
+        return header_line(info, width)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widgets import Static
+
+from widgets.linebar import LineBar
 
 
 @dataclass(frozen=True)
@@ -53,27 +54,8 @@ def bar_line(info: ReplayInfo | None, width: int) -> Text:
     return line
 
 
-class ReplayBar(Static):
+class ReplayBar(LineBar):
     """One line under the panes while replaying."""
 
-    DEFAULT_CSS = """
-    ReplayBar {
-        height: 1;
-        width: 1fr;
-        padding: 0 1;
-        background: $panel;
-        color: $foreground;
-    }
-    """
-
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__("", id=id, classes=classes)
-        self.info: ReplayInfo | None = None
-
-    def show(self, info: ReplayInfo) -> None:
-        """Show `info`."""
-        self.info = info
-        self.refresh()
-
-    def render(self) -> Text:
-        return bar_line(self.info, self.content_size.width)
+    def line(self, info: ReplayInfo | None, width: int) -> Text:
+        return bar_line(info, width)
