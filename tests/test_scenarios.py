@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from session_helpers import simulated, start_events
 
 from console import engine
 from console import events as ev
 from console.clock import ManualClock
-from console.metrics import SimulatorSource
-from console.ops import LocalOps
 from console.plan import default_plan
 from console.rules import Verdict
-from console.runner import Runner
 from console.scenarios import RULE_SERIES, SCENARIOS
 from console.sim import SimModel
 from sessions.store import EventStore
@@ -58,30 +56,10 @@ class Run:
 
 
 async def rollout(scenario: str, db: Path, seed: int = 7) -> Run:
-    clock = ManualClock()
-    model = SimModel(scenario, seed, poll_interval=PLAN.poll_interval)
     with EventStore(db) as store:
         session = store.open_session(deployment=PLAN.deployment, scenario=scenario, plan=PLAN.name, operator="t")
-        runner = Runner(
-            plan=PLAN,
-            store=store,
-            ops=LocalOps(model, clock),
-            metrics=SimulatorSource(model, PLAN),
-            clock=clock,
-            session=session,
-        )
-        started = ev.SessionStarted(
-            at=0.0,
-            session=session,
-            deployment=PLAN.deployment,
-            plan=PLAN.name,
-            operator="t",
-            roles=["admin"],
-            auto_promote=True,
-            scenario=scenario,
-        )
-        marks = [ev.ItemAttested(at=0.0, item=i.id, operator="t") for i in PLAN.manual_items()]
-        await runner.start(started, marks)
+        runner, model = simulated(PLAN, scenario, store, session, ManualClock(), seed)
+        await runner.start(*start_events(PLAN, session, scenario, operator="t"))
         outcome = await runner.run()
         events = [ev.from_record(*r) for r in store.records(session)]
         info = store.session(session)
